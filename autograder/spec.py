@@ -1,0 +1,204 @@
+"""Declared exercise checks ("specs") and the two steps that run them.
+
+A spec says, as data: how to build fresh seeded inputs, how the learner's object is
+called, what the independent oracle returns, which outputs are compared with which
+tolerance (and why), and any extra properties or source rules.
+
+Running a spec is two separate steps:
+1. `observe` runs the learner's object on the inputs and captures plain values
+   (learner side: the only step that executes learner code);
+2. `judge` rebuilds the inputs from the seed, asks the oracle, and compares
+   (grader side: never trusts the learner's copy of the inputs).
+`check` does both in one process; `Observation.dumps`/`loads` let step 2 run elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import values
+from .compare import CheckFailure, Mistake, Tol, Where, compare
+from .devices import available_devices
+from .inputs import Rand
+from .static import NoModule, check_source
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of inputs: a label for messages, a seed, and size parameters."""
+
+    label: str
+    seed: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Property:
+    """A claim about the learner's outputs beyond equality with the oracle, e.g. "the loss
+    falls at every step". `check(inputs, outputs, case)` raises CheckFailure if broken."""
+
+    name: str
+    check: Callable[[dict, dict, Case], None]
+    why: str
+    cases: tuple[str, ...] | None = None   # case labels it applies to (None: all)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str                                   # "<chapter>.<exercise>", e.g. "ch01.forward"
+    inputs: Callable[..., dict]                 # inputs(rand, **case.params) -> {name: value}
+    call: Callable[[Any, dict], Any]            # how the learner's object is called
+    outputs: tuple[str, ...]                    # names of the returned values, in order
+    oracle: Callable[[dict], dict]              # independent expected values by output name
+    tol: Tol | Mapping[str, Tol]                # per output, or one for all
+    cases: tuple[Case, ...]
+    numpy_only: bool = False                    # CPU only, no torch in the source, numpy results
+    static: tuple = ()                          # extra source rules (see autograder.static)
+    properties: tuple[Property, ...] = ()
+    mistakes: Callable[[dict], Mapping[str, Sequence[Mistake]]] | None = None
+    isolate: Callable[[], Mapping[str, Any]] | None = None   # globals swapped in for the call
+
+    @property
+    def exercise(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    def tolerance(self, output: str) -> Tol:
+        return self.tol if isinstance(self.tol, Tol) else self.tol[output]
+
+    def devices(self) -> list[str]:
+        return ["cpu"] if self.numpy_only else available_devices()
+
+    def source_rules(self) -> tuple:
+        extra = (NoModule("torch", "this exercise is numpy only"),) if self.numpy_only else ()
+        return extra + tuple(self.static)
+
+
+@dataclass
+class Observation:
+    """What the learner's object did on one case: captured outputs, or the error it raised."""
+
+    spec: str
+    case: str
+    device: str
+    outputs: dict[str, Any]
+    error: str | None = None
+
+    def dumps(self) -> bytes:
+        meta = {"spec": self.spec, "case": self.case, "device": self.device, "error": self.error}
+        return json.dumps(meta).encode() + b"\n" + values.dumps(self.outputs)
+
+    @classmethod
+    def loads(cls, blob: bytes) -> "Observation":
+        head, _, body = blob.partition(b"\n")
+        meta = json.loads(head)
+        return cls(meta["spec"], meta["case"], meta["device"], values.loads(body), meta["error"])
+
+
+def _with_globals(fn: Any, overrides: Mapping[str, Any]) -> Any:
+    """A copy of a plain function that sees `overrides` in place of those global names,
+    so one exercise is graded with the reference versions of the others it calls."""
+    if not overrides or not isinstance(fn, types.FunctionType):
+        return fn
+    copy = types.FunctionType(fn.__code__, {**fn.__globals__, **overrides}, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    return copy
+
+
+def _case_inputs(spec: Spec, case: Case, device: str) -> dict:
+    return spec.inputs(Rand(case.seed, device), **case.params)
+
+
+def _describe_inputs(inputs: Mapping[str, Any]) -> str:
+    parts = []
+    for k, v in inputs.items():
+        if type(v) is np.ndarray or isinstance(v, torch.Tensor):
+            dtype = str(v.dtype).replace("torch.", "")
+            parts.append(f"{k} {tuple(v.shape)} {dtype}")
+        elif isinstance(v, (int, float)):
+            parts.append(f"{k}={v:g}")
+    return ", ".join(parts)
+
+
+def observe(spec: Spec, learner: Any, case: Case, device: str) -> Observation:
+    """Step 1 (learner side): call the learner's object and capture what it returns."""
+    inputs = _case_inputs(spec, case, device)
+    overrides = spec.isolate() if spec.isolate else {}
+    try:
+        result = spec.call(_with_globals(learner, overrides), inputs)
+    except NotImplementedError:
+        return Observation(spec.name, case.label, device, {}, "NotImplementedError: not answered yet")
+    except BaseException as err:  # noqa: BLE001 - any failure of learner code is a verdict
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return Observation(spec.name, case.label, device, {}, f"{type(err).__name__}: {err}")
+    captured = values.capture(result)
+    if len(spec.outputs) == 1:
+        outputs = {spec.outputs[0]: captured}
+    elif type(captured) is tuple and len(captured) == len(spec.outputs):
+        outputs = dict(zip(spec.outputs, captured))
+    else:
+        bad = values.Unusable(f"{values.describe(captured)}, but {len(spec.outputs)} values "
+                              f"({', '.join(spec.outputs)}) must be returned")
+        outputs = {name: bad for name in spec.outputs}
+    return Observation(spec.name, case.label, device, outputs)
+
+
+def judge(spec: Spec, obs: Observation) -> None:
+    """Step 2 (grader side): compare an observation with the oracle on fresh inputs."""
+    case = next((c for c in spec.cases if c.label == obs.case), None)
+    if case is None or obs.spec != spec.name:
+        raise CheckFailure(f"{spec.name}: observation of an unknown case {obs.case!r}")
+    inputs = _case_inputs(spec, case, obs.device)
+    context = f"case '{case.label}': {_describe_inputs(inputs)}"
+    if obs.error is not None:
+        hint = ("replace `raise NotImplementedError()` with your code and run the cell"
+                if obs.error.startswith("NotImplementedError") else
+                "run your function on the visible example and read the traceback")
+        raise CheckFailure(f"{spec.exercise} raised an error (device {obs.device}, {context})\n"
+                           f"{obs.error}\nHint: {hint}")
+    expected = spec.oracle(inputs)
+    mistakes = spec.mistakes(inputs) if spec.mistakes else {}
+    for name, exp in expected.items():
+        what = f"{spec.exercise}: `{name}`" if len(spec.outputs) > 1 or name != spec.outputs[0] \
+            else f"{spec.exercise}: the result"
+        where = Where(what, obs.device, context, tuple(mistakes.get(name, ())))
+        compare(obs.outputs.get(name, values.Unusable("missing")), exp, spec.tolerance(name), where)
+    for prop in spec.properties:
+        if prop.cases is None or case.label in prop.cases:
+            prop.check(inputs, obs.outputs, case)
+
+
+def observe_all(spec: Spec, learner: Any) -> list[Observation]:
+    return [observe(spec, learner, case, device)
+            for device in spec.devices() for case in spec.cases]
+
+
+def check(spec: Spec | str, learner: Any, *, quiet: bool = False) -> None:
+    """Run every case of a spec on every device; raise CheckFailure on the first failure.
+
+    This is what a hidden test cell calls: `check("ch01.forward", forward)`.
+    """
+    if isinstance(spec, str):
+        from .specs import get_spec
+        spec = get_spec(spec)
+    check_source(learner, spec.source_rules(), spec.exercise)
+    observations = observe_all(spec, learner)
+    failures: list[CheckFailure] = []
+    for obs in observations:
+        try:
+            judge(spec, obs)
+        except CheckFailure as err:
+            failures.append(err)
+    if failures:
+        more = f"\n({len(failures) - 1} more failing case(s) not shown)" if len(failures) > 1 else ""
+        raise CheckFailure(f"{failures[0]}{more}") from None
+    if not quiet:
+        devices = ", ".join(dict.fromkeys(o.device for o in observations))
+        print(f"\u2713 {spec.exercise}: {len(spec.cases)} case(s) passed on {devices}")

@@ -1,0 +1,125 @@
+"""Mutation proof of every chapter under real `nbgrader autograde`.
+
+For a chapter, `tests/mutants/<chapter>.py` holds data only:
+
+    MUTANTS = {"<exercise>": [Variant(name, code, message), ...], ...}
+    ALTERNATIVES = {"<exercise>": [Variant(name, code), ...], ...}
+
+`code` replaces the exercise's solution cell (grade id `<exercise>`); the exercise's
+points are those of its test cell (grade id `test_<exercise>`). Exercises are
+independent, so one submitted notebook carries the k-th mutant of every exercise at once:
+a chapter whose exercises have at most K mutants needs K submissions, not one per mutant.
+`message` is a piece of text the failing test cell's error must contain (the hint a
+learner would read).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from textwrap import dedent
+
+import nbformat
+
+from autograder.course import Course, cell_error
+
+MUTANTS_DIR = Path(__file__).parent / "mutants"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    cells: dict[str, Variant]          # exercise -> variant in this notebook
+    kind: str                          # "solution", "release", "mutant", "alternative"
+
+
+def load_variants(chapter: str) -> tuple[dict, dict]:
+    path = MUTANTS_DIR / f"{chapter}.py"
+    if not path.exists():
+        return {}, {}
+    spec = importlib.util.spec_from_file_location(f"mutants_{chapter}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MUTANTS, module.ALTERNATIVES
+
+
+def exercises(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """exercise -> points, from the test cells `test_<exercise>`."""
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta["grade_id"].startswith("test_"):
+            out[meta["grade_id"][5:]] = float(meta["points"])
+    return out
+
+
+def _rounds(variants: dict[str, list[Variant]], kind: str) -> list[Submission]:
+    depth = max((len(v) for v in variants.values()), default=0)
+    return [Submission(f"{kind}-{k}", {ex: vs[k] for ex, vs in variants.items() if k < len(vs)}, kind)
+            for k in range(depth)]
+
+
+def plan(chapter: str) -> list[Submission]:
+    mutants, alternatives = load_variants(chapter)
+    return ([Submission("solution", {}, "solution"), Submission("release", {}, "release")]
+            + _rounds(mutants, "mutant") + _rounds(alternatives, "alternative"))
+
+
+def build_notebook(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                   sub: Submission) -> nbformat.NotebookNode:
+    """The release notebook with each solution cell answered as `sub` says: the source's
+    solution, a variant, or (for the untouched release) left as released."""
+    nb = nbformat.from_dict(release)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution") or sub.kind == "release":
+            continue
+        gid = meta["grade_id"]
+        cell.source = dedent(sub.cells[gid].code).strip() if gid in sub.cells else solutions[gid]
+    return nb
+
+
+@dataclass
+class GradedChapter:
+    chapter: str
+    course: Course
+    submissions: list[Submission]
+    points: dict[str, float]
+
+    def score(self, student: str, exercise: str) -> float:
+        return self.course.grades(self.chapter, student)[f"test_{exercise}"].score
+
+    def error(self, student: str, exercise: str) -> str:
+        return cell_error(self.course.autograded(self.chapter, student), f"test_{exercise}")
+
+
+def grade_chapter(chapter: str, workdir: Path) -> GradedChapter:
+    """Release the chapter in a scratch course, submit every planned notebook, autograde."""
+    course = Course.scratch(workdir, [chapter])
+    release_path = course.generate(chapter)
+    release = nbformat.read(str(release_path), as_version=4)
+    source = nbformat.read(str(course.root / "source" / chapter / f"{chapter}.ipynb"), as_version=4)
+    subs = plan(chapter)
+    for sub in subs:
+        course.submit(sub.student, chapter, build_notebook(release, source, sub))
+    course.autograde(chapter)
+    return GradedChapter(chapter, course, subs, exercises(source))
+
+
+@lru_cache(maxsize=None)
+def variant_ids(chapter: str) -> list[tuple[str, str, str]]:
+    """(kind, exercise, variant name) of every mutant and alternative, for parametrising."""
+    mutants, alternatives = load_variants(chapter)
+    return ([("mutant", ex, v.name) for ex, vs in mutants.items() for v in vs]
+            + [("alternative", ex, v.name) for ex, vs in alternatives.items() for v in vs])

@@ -1,0 +1,100 @@
+"""Every chapter under real nbgrader: the solution gets full marks and runs without an
+error, the untouched release gets zero, every mutant loses its exercise's points (with
+the expected message), every alternative correct answer keeps them.
+
+One `nbgrader autograde` run per chapter grades all of its submissions (see mutation.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.course import chapters
+from mutation import exercises, grade_chapter, load_variants, plan, variant_ids
+
+import nbformat
+from autograder.course import SOLUTIONS
+
+CHAPTERS = chapters()
+MIN_MUTANTS, MIN_ALTERNATIVES = 3, 1
+
+
+def _per_chapter(ch):
+    return pytest.param(ch, marks=[pytest.mark.xdist_group(ch), pytest.mark.nbgrader], id=ch)
+
+
+def _per_variant():
+    return [pytest.param(ch, kind, ex, name, id=f"{ch}-{kind}-{ex}-{name}",
+                         marks=[pytest.mark.xdist_group(ch), pytest.mark.nbgrader])
+            for ch in CHAPTERS for kind, ex, name in variant_ids(ch)]
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """Grade a chapter once per session (per xdist worker); tests then read the results."""
+    cache = {}
+
+    def get(chapter):
+        if chapter not in cache:
+            cache[chapter] = grade_chapter(chapter, tmp_path_factory.mktemp(chapter))
+        return cache[chapter]
+
+    return get
+
+
+def _source(chapter):
+    return nbformat.read(str(SOLUTIONS / chapter / f"{chapter}.ipynb"), as_version=4)
+
+
+@pytest.mark.parametrize("chapter", [pytest.param(c, id=c) for c in CHAPTERS])
+def test_every_exercise_has_mutants_and_alternatives(chapter):
+    points = exercises(_source(chapter))
+    mutants, alternatives = load_variants(chapter)
+    assert points, f"{chapter} has no graded test cells named test_<exercise>"
+    for ex in points:
+        assert len(mutants.get(ex, [])) >= MIN_MUTANTS, f"{chapter}/{ex}: fewer than {MIN_MUTANTS} mutants"
+        assert len(alternatives.get(ex, [])) >= MIN_ALTERNATIVES, f"{chapter}/{ex}: no alternative answer"
+    unknown = (set(mutants) | set(alternatives)) - set(points)
+    assert not unknown, f"variants for exercises that do not exist: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_solution_gets_full_marks(graded, chapter):
+    g = graded(chapter)
+    for ex, pts in g.points.items():
+        assert g.score("solution", ex) == pts, f"{ex}: {g.error('solution', ex)}"
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_solution_runs_without_errors(graded, chapter):
+    nb = graded(chapter).course.autograded(chapter, "solution")
+    errors = [(c.get("id"), o.get("ename"), o.get("evalue")) for c in nb.cells
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"cells raised: {errors}"
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_untouched_release_scores_zero(graded, chapter):
+    g = graded(chapter)
+    scores = {ex: g.score("release", ex) for ex in g.points}
+    assert all(s == 0 for s in scores.values()), scores
+
+
+@pytest.mark.parametrize("chapter,kind,exercise,name", _per_variant())
+def test_variant(graded, chapter, kind, exercise, name):
+    g = graded(chapter)
+    sub = next(s for s in g.submissions
+               if s.kind == kind and exercise in s.cells and s.cells[exercise].name == name)
+    score, points = g.score(sub.student, exercise), g.points[exercise]
+    error = g.error(sub.student, exercise)
+    if kind == "mutant":
+        assert score == 0, f"mutant '{name}' kept {score}/{points} points"
+        expected = sub.cells[exercise].message
+        assert expected in error, f"message should mention {expected!r}; it was:\n{error}"
+    else:
+        assert score == points, f"correct alternative '{name}' got {score}/{points}:\n{error}"
+    # Exercises are independent: the others in the same notebook keep their points.
+    for other, pts in g.points.items():
+        if other not in sub.cells:
+            assert g.score(sub.student, other) == pts, \
+                f"{other} lost points next to {kind} {exercise}/{name}: {g.error(sub.student, other)}"

@@ -59,17 +59,6 @@ class Course:
         self.cell_timeout = cell_timeout
         self.release_dir = self.root / "release"
         self.db = self.root / "gradebook.db"
-        self.uses_config_file = False
-
-    @classmethod
-    def repository(cls) -> "Course":
-        """The repository itself, laid out by its nbgrader_config.py (solutions/ -> notebooks/)."""
-        course = cls(REPO)
-        course.release_dir = RELEASE
-        course.db = REPO / "grading" / "gradebook.db"
-        course.db.parent.mkdir(exist_ok=True)
-        course.uses_config_file = True
-        return course
 
     @classmethod
     def scratch(cls, root: Path, chapter_names: list[str], source: Path = SOLUTIONS) -> "Course":
@@ -82,8 +71,6 @@ class Course:
 
     # -- nbgrader commands
     def _args(self) -> list[str]:
-        if self.uses_config_file:
-            return []
         return [f"--CourseDirectory.root={self.root}",
                 f"--CourseDirectory.db_url=sqlite:///{self.root / 'gradebook.db'}",
                 f"--ExecutePreprocessor.timeout={self.cell_timeout}"]
@@ -147,14 +134,27 @@ def cell_error(nb: nbformat.NotebookNode, grade_id: str) -> str:
     return ""
 
 
-def release(chapter_names: list[str] | None = None, course: Course | None = None) -> list[Path]:
-    """`nbgrader generate_assignment` for each chapter, then tidy the release notebooks.
+def release(chapter_names: list[str] | None = None, *, target: Path = RELEASE) -> list[Path]:
+    """`nbgrader generate_assignment` for each chapter, tidied, into `target/<chapter>/`.
 
-    By default into the repository's notebooks/ (nbgrader_config.py); the test-suite passes a
-    scratch course to compare a fresh release with the committed one.
+    nbgrader runs in a scratch course, so releasing never touches an instructor's
+    gradebook and several releases can run at once; the released folder then replaces
+    `target/<chapter>/`.
     """
-    course = course or Course.repository()
-    return [course.generate(name) for name in (chapter_names or chapters())]
+    import tempfile
+
+    names = chapter_names or chapters()
+    made = []
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        course = Course.scratch(Path(tmp), names)
+        for name in names:
+            course.generate(name)
+            dest = Path(target) / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(course.release_dir / name, dest)
+            made.append(dest / f"{name}.ipynb")
+    return made
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ learner would read).
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -117,9 +118,55 @@ def grade_chapter(chapter: str, workdir: Path) -> GradedChapter:
     return GradedChapter(chapter, course, subs, exercises(source))
 
 
+def safe_variant_ids(chapter: str) -> list[tuple[str, str, str]]:
+    """variant_ids, or one ("broken", "", error) entry, so that one chapter's broken
+    mutants file fails its own tests instead of stopping collection of all chapters."""
+    try:
+        return variant_ids(chapter)
+    except Exception as err:  # noqa: BLE001
+        return [("broken", "", f"{type(err).__name__}: {err}")]
+
+
 @lru_cache(maxsize=None)
 def variant_ids(chapter: str) -> list[tuple[str, str, str]]:
     """(kind, exercise, variant name) of every mutant and alternative, for parametrising."""
     mutants, alternatives = load_variants(chapter)
     return ([("mutant", ex, v.name) for ex, vs in mutants.items() for v in vs]
             + [("alternative", ex, v.name) for ex, vs in alternatives.items() for v in vs])
+
+
+# ----------------------------------------------------------------------------- in-process
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+CHECK_CALL = re.compile(r"""check\(\s*["']([\w.]+)["']\s*,\s*(\w+)""")
+
+
+def hidden_checks(source: nbformat.NotebookNode) -> dict[str, list[tuple[str, str]]]:
+    """exercise -> [(spec name, learner object name)] called in its hidden tests."""
+    out = {}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta["grade_id"].startswith("test_"):
+            hidden = "".join(HIDDEN.findall(cell.source))
+            out[meta["grade_id"][5:]] = CHECK_CALL.findall(hidden)
+    return out
+
+
+def learner_namespace(source: nbformat.NotebookNode, workdir: Path,
+                      replace: dict[str, str] | None = None) -> dict:
+    """Run the notebook's locked set-up code and its solution cells (with `replace`
+    giving other code for some exercises) in a fresh namespace, from real files so that
+    the static checks can read the source."""
+    ns: dict = {"__name__": "__learner__"}
+    for index, cell in enumerate(source.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        if not (meta.get("solution") or meta.get("locked")):
+            continue
+        code = cell.source
+        if meta.get("solution") and replace and meta["grade_id"] in replace:
+            code = dedent(replace[meta["grade_id"]]).strip()
+        path = workdir / f"cell_{index:03d}.py"
+        path.write_text(code + "\n")
+        exec(compile(code, str(path), "exec"), ns)  # noqa: S102 - the course's own test data
+    return ns

@@ -55,7 +55,7 @@ class Spec:
     inputs: Callable[..., dict]                 # inputs(rand, **case.params) -> {name: value}
     call: Callable[[Any, dict], Any]            # how the learner's object is called
     outputs: tuple[str, ...]                    # names of the returned values, in order
-    oracle: Callable[[dict], dict]              # independent expected values by output name
+    oracle: Callable[..., dict]                 # independent expected values by output name
     tol: Tol | Mapping[str, Tol]                # per output, or one for all
     cases: tuple[Case, ...]
     numpy_only: bool = False                    # CPU only, no torch in the source, numpy results
@@ -63,6 +63,10 @@ class Spec:
     properties: tuple[Property, ...] = ()
     mistakes: Callable[[dict], Mapping[str, Sequence[Mistake]]] | None = None
     isolate: Callable[[], Mapping[str, Any]] | None = None   # globals swapped in for the call
+    # When the expected value depends on state the learner's object created (e.g. the
+    # weights a learner's module initialised), the oracle is called as
+    # oracle(inputs, outputs) and recomputes from those captured plain tensors.
+    oracle_uses_outputs: bool = False
 
     @property
     def exercise(self) -> str:
@@ -163,7 +167,7 @@ def judge(spec: Spec, obs: Observation) -> None:
                 "run your function on the visible example and read the traceback")
         raise CheckFailure(f"{spec.exercise} raised an error (device {obs.device}, {context})\n"
                            f"{obs.error}\nHint: {hint}")
-    expected = spec.oracle(inputs)
+    expected = spec.oracle(inputs, obs.outputs) if spec.oracle_uses_outputs else spec.oracle(inputs)
     mistakes = spec.mistakes(inputs) if spec.mistakes else {}
     for name, exp in expected.items():
         what = f"{spec.exercise}: `{name}`" if len(spec.outputs) > 1 or name != spec.outputs[0] \

@@ -3,12 +3,16 @@ differences for numpy code."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable, Mapping
 
 import numpy as np
 import torch
 
 from .compare import CheckFailure
+
+# torch.autograd.gradcheck is shadowed by the function of that name; import the error class.
+GradcheckError = importlib.import_module("torch.autograd.gradcheck").GradcheckError
 
 
 def autograd_grads(fn: Callable[..., torch.Tensor], inputs: Mapping[str, torch.Tensor],
@@ -39,7 +43,7 @@ def gradcheck(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, what: str 
     doubles = tuple(x.detach().double().requires_grad_(x.requires_grad) for x in inputs)
     try:
         torch.autograd.gradcheck(fn, doubles, eps=eps, atol=atol, rtol=rtol, raise_exception=True)
-    except torch.autograd.gradcheck.GradcheckError as err:
+    except GradcheckError as err:
         first = str(err).strip().splitlines()[0]
         raise CheckFailure(
             f"{what}: gradcheck (float64 finite differences) disagrees with your backward\n"

@@ -1,0 +1,97 @@
+"""Training code several chapters share (08 linear regression, 09 torch.nn, 10
+Fashion-MNIST): loading Fashion-MNIST as tensors, one epoch of training or evaluation,
+and a `fit` loop with progress bars. Chapters' demos call these, and the specs use them as
+the reference loop a learner's own training function is compared with.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from . import data
+from .plotting import progress
+
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, numpy and torch (all devices) for a repeatable run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fashion_mnist(train: bool = True, limit: int | None = None, root=None,
+                  flat: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST as tensors: images float32 in [0, 1], shape (n, 1, 28, 28) (or
+    (n, 784) when `flat`), labels int64. Reads the raw IDX files `make data` put in
+    data/ (fetching them first if they are missing); `limit` keeps the first n."""
+    root = data.data_root() if root is None else root
+    raw = data.fetch_raw(root)
+    prefix = "train" if train else "t10k"
+    images = data.read_idx(raw / f"{prefix}-images-idx3-ubyte")[:limit]
+    labels = data.read_idx(raw / f"{prefix}-labels-idx1-ubyte")[:limit]
+    x = torch.from_numpy(images.astype(np.float32) / 255.0)
+    x = x.reshape(len(x), -1) if flat else x.unsqueeze(1)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def run_epoch(model: torch.nn.Module, loader: Iterable, loss_fn: Callable,
+              optimizer: torch.optim.Optimizer | None = None, device: str | torch.device = "cpu",
+              desc: str = "", show_progress: bool = False) -> tuple[float, float | None]:
+    """One pass over `loader`: trains when an optimizer is given (model.train()), else
+    evaluates under no_grad (model.eval()). Returns (mean loss per example, accuracy),
+    accuracy None when the targets are not class indices."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss, correct, count, classify = 0.0, 0, 0, True
+    batches = progress(loader, desc=desc) if show_progress else loader
+    with torch.set_grad_enabled(training):
+        for xb, yb in batches:
+            xb, yb = xb.to(device), yb.to(device)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            if training:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            n = len(xb)
+            total_loss += float(loss.detach()) * n
+            count += n
+            if classify and yb.dtype == torch.int64 and out.ndim == 2:
+                correct += int((out.argmax(dim=1) == yb).sum())
+            else:
+                classify = False
+    return total_loss / max(count, 1), (correct / max(count, 1) if classify else None)
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float | None] = field(default_factory=list)
+
+
+def fit(model: torch.nn.Module, train_loader: Iterable, val_loader: Iterable | None,
+        loss_fn: Callable, optimizer: torch.optim.Optimizer, epochs: int,
+        device: str | torch.device = "cpu", scheduler=None, show_progress: bool = True) -> History:
+    """Train for `epochs`, validating after each; the scheduler steps once per epoch,
+    after the optimizer's steps (where `scheduler.step()` belongs)."""
+    history = History()
+    epochs_iter = progress(range(epochs), desc="epochs") if show_progress else range(epochs)
+    for _ in epochs_iter:
+        loss, _ = run_epoch(model, train_loader, loss_fn, optimizer, device)
+        history.train_loss.append(loss)
+        if val_loader is not None:
+            val_loss, acc = run_epoch(model, val_loader, loss_fn, None, device)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(acc)
+        if scheduler is not None:
+            scheduler.step()
+    return history

@@ -6,6 +6,8 @@ the reference loop a learner's own training function is compared with.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -33,7 +35,8 @@ def fashion_mnist(train: bool = True, limit: int | None = None, root=None,
     (n, 784) when `flat`), labels int64. Reads the raw IDX files `make data` put in
     data/ (fetching them first if they are missing); `limit` keeps the first n."""
     root = data.data_root() if root is None else root
-    raw = data.fetch_raw(root)
+    with contextlib.redirect_stdout(io.StringIO()):  # the data step's per-file log is noise here
+        raw = data.fetch_raw(root)
     prefix = "train" if train else "t10k"
     images = data.read_idx(raw / f"{prefix}-images-idx3-ubyte")[:limit]
     labels = data.read_idx(raw / f"{prefix}-labels-idx1-ubyte")[:limit]

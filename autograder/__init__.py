@@ -11,10 +11,10 @@ from .compare import FLOAT32, FLOAT64, CheckFailure, Mistake, Tol, compare
 from .devices import available_devices, default_device
 from .inputs import Rand
 from .settings import pick, quick_mode
-from .spec import Case, Observation, Property, Spec, check, judge, observe
+from .spec import Case, Observation, Property, Spec, check, check_chapter, judge, observe
 
 __all__ = [
     "FLOAT32", "FLOAT64", "CheckFailure", "Mistake", "Tol", "compare",
     "available_devices", "default_device", "Rand", "pick", "quick_mode",
-    "Case", "Observation", "Property", "Spec", "check", "judge", "observe",
+    "Case", "Observation", "Property", "Spec", "check", "check_chapter", "judge", "observe",
 ]

@@ -15,15 +15,17 @@ from pathlib import Path
 from .course import REPO
 
 
-def command(port: int, open_dir: Path, extra: list[str]) -> list[str]:
+def command(port: int, root: Path = REPO, open_path: str = "notebooks",
+            extra: list[str] = ()) -> list[str]:
+    """The jupyter lab command line: serve `root`, open `open_path` inside it."""
     args = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            f"--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            f"--ServerApp.root_dir={REPO}",
-            f"--LabApp.default_url=/lab/tree/{open_dir.relative_to(REPO)}",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.default_url=/lab/tree/{open_path}",
             "--MappingKernelManager.default_kernel_name=pytorch-course"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
-    return args + extra
+    return args + list(extra)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("extra", nargs="*", help="more options for jupyter lab")
     args = parser.parse_args(argv)
     (REPO / "grading" / "exchange").mkdir(parents=True, exist_ok=True)
-    cmd = command(args.port, REPO / "notebooks", args.extra)
+    cmd = command(args.port, extra=args.extra)
     print(f"Starting JupyterLab on the course: open the http://127.0.0.1:{args.port}/lab?token=... "
           "URL it prints below (Ctrl-C stops it).", flush=True)
     os.chdir(REPO)  # nbgrader's extensions read nbgrader_config.py from here

@@ -206,3 +206,30 @@ def check(spec: Spec | str, learner: Any, *, quiet: bool = False) -> None:
     if not quiet:
         devices = ", ".join(dict.fromkeys(o.device for o in observations))
         print(f"\u2713 {spec.exercise}: {len(spec.cases)} case(s) passed on {devices}")
+
+
+def check_chapter(chapter: str, namespace: Mapping[str, Any]) -> dict[str, str]:
+    """Check every exercise of a chapter against the learner's definitions (found by
+    exercise name in `namespace`, e.g. `globals()`) and print one verdict per exercise.
+
+    The one-line self-check of a notebook: `check_chapter("ch01", globals())`.
+    Returns {exercise: "" if it passes, else the failure message}.
+    """
+    import importlib
+
+    specs = importlib.import_module(f"{__package__}.specs.{chapter}").SPECS
+    verdicts: dict[str, str] = {}
+    for name, spec in specs.items():
+        if name not in namespace:
+            verdicts[name] = f"{name} is not defined: run its cell first"
+        else:
+            try:
+                check(spec, namespace[name], quiet=True)
+                verdicts[name] = ""
+            except CheckFailure as err:
+                verdicts[name] = str(err)
+        mark = "\u2713" if not verdicts[name] else "\u2717"
+        print(f"{mark} {name}" + (f"\n    " + verdicts[name].replace("\n", "\n    ") if verdicts[name] else ""))
+    passed = sum(not v for v in verdicts.values())
+    print(f"{passed} of {len(verdicts)} exercises pass")
+    return verdicts

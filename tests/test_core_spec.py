@@ -130,3 +130,14 @@ def test_numpy_float_is_a_number():
 
 def _np_loss(y_pred, y):
     return np.sum((y_pred - y) ** 2)
+
+
+def test_check_chapter_reports_every_exercise(capsys):
+    ns = {"sse_loss": _np_loss, "forward": lambda x, w1, w2: (x, x, x)}
+    from autograder import check_chapter
+    verdicts = check_chapter("ch01", ns)
+    out = capsys.readouterr().out
+    assert verdicts["sse_loss"] == "" and "\u2713 sse_loss" in out
+    assert "\u2717 forward" in out and "is wrong" in verdicts["forward"] or "shape" in verdicts["forward"]
+    assert "backward is not defined" in verdicts["backward"]
+    assert "1 of 4 exercises pass" in out

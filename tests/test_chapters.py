@@ -98,3 +98,18 @@ def test_variant(graded, chapter, kind, exercise, name):
         if other not in sub.cells:
             assert g.score(sub.student, other) == pts, \
                 f"{other} lost points next to {kind} {exercise}/{name}: {g.error(sub.student, other)}"
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_solution_renders_its_pictures(graded, chapter):
+    """Plots and torchviz graphs render in the executed solution: every code cell that
+    draws (plt.show, loss_curve, make_dot, imshow) produced a non-empty image output."""
+    nb = graded(chapter).course.autograded(chapter, "solution")
+    drawing = [c for c in nb.cells if c.cell_type == "code" and any(
+        word in c.source for word in ("plt.show", "make_dot", "loss_curve(", "imshow("))]
+    assert drawing, f"{chapter} draws no picture"
+    for cell in drawing:
+        images = [data for o in cell.get("outputs", []) for kind, data in o.get("data", {}).items()
+                  if kind in ("image/png", "image/svg+xml")]
+        assert images and all(len(d) > 100 for d in images), \
+            f"cell {cell.get('id')} draws but shows no image:\n{cell.source[:300]}"

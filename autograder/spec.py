@@ -92,16 +92,19 @@ class Observation:
     device: str
     outputs: dict[str, Any]
     error: str | None = None
+    salt: int = 0          # added to the case's seed: the grader's choice of fresh inputs
 
     def dumps(self) -> bytes:
-        meta = {"spec": self.spec, "case": self.case, "device": self.device, "error": self.error}
+        meta = {"spec": self.spec, "case": self.case, "device": self.device, "error": self.error,
+                "salt": self.salt}
         return json.dumps(meta).encode() + b"\n" + values.dumps(self.outputs)
 
     @classmethod
     def loads(cls, blob: bytes) -> "Observation":
         head, _, body = blob.partition(b"\n")
         meta = json.loads(head)
-        return cls(meta["spec"], meta["case"], meta["device"], values.loads(body), meta["error"])
+        return cls(str(meta["spec"]), str(meta["case"]), str(meta["device"]), values.loads(body),
+                   None if meta["error"] is None else str(meta["error"]), int(meta.get("salt", 0)))
 
 
 def _with_globals(fn: Any, overrides: Mapping[str, Any]) -> Any:
@@ -115,8 +118,8 @@ def _with_globals(fn: Any, overrides: Mapping[str, Any]) -> Any:
     return copy
 
 
-def _case_inputs(spec: Spec, case: Case, device: str) -> dict:
-    return spec.inputs(Rand(case.seed, device), **case.params)
+def _case_inputs(spec: Spec, case: Case, device: str, salt: int = 0) -> dict:
+    return spec.inputs(Rand(case.seed + salt, device), **case.params)
 
 
 def _describe_inputs(inputs: Mapping[str, Any]) -> str:
@@ -130,18 +133,19 @@ def _describe_inputs(inputs: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def observe(spec: Spec, learner: Any, case: Case, device: str) -> Observation:
-    """Step 1 (learner side): call the learner's object and capture what it returns."""
-    inputs = _case_inputs(spec, case, device)
+def observe(spec: Spec, learner: Any, case: Case, device: str, salt: int = 0) -> Observation:
+    """Step 1 (learner side): call the learner's object and capture what it returns.
+    `salt` shifts the case's seed, so a grader can choose inputs nobody saw before."""
+    inputs = _case_inputs(spec, case, device, salt)
     overrides = spec.isolate() if spec.isolate else {}
     try:
         result = spec.call(_with_globals(learner, overrides), inputs)
     except NotImplementedError:
-        return Observation(spec.name, case.label, device, {}, "NotImplementedError: not answered yet")
+        return Observation(spec.name, case.label, device, {}, "NotImplementedError: not answered yet", salt)
     except BaseException as err:  # noqa: BLE001 - any failure of learner code is a verdict
         if isinstance(err, KeyboardInterrupt):
             raise
-        return Observation(spec.name, case.label, device, {}, f"{type(err).__name__}: {err}")
+        return Observation(spec.name, case.label, device, {}, f"{type(err).__name__}: {err}", salt)
     captured = values.capture(result)
     if len(spec.outputs) == 1:
         outputs = {spec.outputs[0]: captured}
@@ -151,7 +155,7 @@ def observe(spec: Spec, learner: Any, case: Case, device: str) -> Observation:
         bad = values.Unusable(f"{values.describe(captured)}, but {len(spec.outputs)} values "
                               f"({', '.join(spec.outputs)}) must be returned")
         outputs = {name: bad for name in spec.outputs}
-    return Observation(spec.name, case.label, device, outputs)
+    return Observation(spec.name, case.label, device, outputs, None, salt)
 
 
 def judge(spec: Spec, obs: Observation) -> None:
@@ -159,7 +163,7 @@ def judge(spec: Spec, obs: Observation) -> None:
     case = next((c for c in spec.cases if c.label == obs.case), None)
     if case is None or obs.spec != spec.name:
         raise CheckFailure(f"{spec.name}: observation of an unknown case {obs.case!r}")
-    inputs = _case_inputs(spec, case, obs.device)
+    inputs = _case_inputs(spec, case, obs.device, obs.salt)
     context = f"case '{case.label}': {_describe_inputs(inputs)}"
     if obs.error is not None:
         hint = ("replace `raise NotImplementedError()` with your code and run the cell"
@@ -179,8 +183,8 @@ def judge(spec: Spec, obs: Observation) -> None:
             prop.check(inputs, obs.outputs, case)
 
 
-def observe_all(spec: Spec, learner: Any) -> list[Observation]:
-    return [observe(spec, learner, case, device)
+def observe_all(spec: Spec, learner: Any, salt: int = 0) -> list[Observation]:
+    return [observe(spec, learner, case, device, salt)
             for device in spec.devices() for case in spec.cases]
 
 

@@ -72,7 +72,7 @@ class Course:
     # -- nbgrader commands
     def _args(self) -> list[str]:
         return [f"--CourseDirectory.root={self.root}",
-                f"--CourseDirectory.db_url=sqlite:///{self.root / 'gradebook.db'}",
+                f"--CourseDirectory.db_url=sqlite:///{self.db}",
                 f"--ExecutePreprocessor.timeout={self.cell_timeout}"]
 
     def _env(self) -> dict:

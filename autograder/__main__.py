@@ -1,0 +1,167 @@
+"""The instructor's command line: `python -m autograder COMMAND` (or `course-autograder`).
+
+  release [CH ...] [--exchange]   learner copies into notebooks/ (and nbgrader's exchange)
+  collect CH --from PATH          a folder or zip downloaded from an LMS
+  collect CH --exchange           nbgrader's exchange (nbgrader collect)
+  grade CH [--workers N]          autograde every collected submission of CH (sandboxed)
+  report CH                       grades.csv, the gradebook, feedback pages, class report
+  run CH --from PATH              collect, grade and report in one go
+
+Working folders live in grading/ (git-ignored): originals/, submitted/, results/,
+feedback/, reports/, gradebook.db, exchange/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import collect as collect_mod
+from .course import REPO, Course, chapters, release
+
+GRADING = REPO / "grading"
+
+
+def _results_dir(chapter: str) -> Path:
+    return GRADING / "results" / chapter
+
+
+def _submissions(chapter: str) -> dict[str, Path]:
+    root = GRADING / "submitted"
+    if not root.is_dir():
+        return {}
+    return {p.parents[1].name: p for p in sorted(root.glob(f"*/{chapter}/{chapter}.ipynb"))}
+
+
+def cmd_release(args) -> int:
+    for path in release(args.chapters or None):
+        print(f"released {path.relative_to(REPO)}")
+    if args.exchange:
+        for ch in args.chapters or chapters():
+            subprocess.run([sys.executable, "-m", "nbgrader", "release_assignment", ch, "--force"],
+                           cwd=REPO, check=True, env=_env())
+            print(f"released {ch} to the exchange ({GRADING / 'exchange'})")
+    return 0
+
+
+def _env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def cmd_collect(args) -> int:
+    if args.exchange:
+        subprocess.run([sys.executable, "-m", "nbgrader", "collect", args.chapter, "--update"],
+                       cwd=REPO, check=True, env=_env())
+        got = [collect_mod._keep(student, path.name, path.read_bytes(), args.chapter, GRADING)
+               for student, path in _submissions(args.chapter).items()]
+    else:
+        got = collect_mod.collect_lms(Path(args.source), args.chapter, GRADING)
+    new = sum(c.new for c in got)
+    print(f"collected {len(got)} notebooks ({new} new, {len(got) - new} already kept) "
+          f"from {len({c.student for c in got})} learners")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from . import sandbox
+    from .grading import grade_batch
+
+    subs = _submissions(args.chapter)
+    if not subs:
+        print(f"no submissions of {args.chapter} in {GRADING / 'submitted'}", file=sys.stderr)
+        return 1
+    if args.no_sandbox:
+        policy = None
+        print("warning: grading WITHOUT the sandbox: learner code can read and change files",
+              file=sys.stderr)
+    elif not sandbox.sandbox_available():
+        print("error: bubblewrap (bwrap) and prlimit are needed to grade safely "
+              "(apt-get install bubblewrap), or pass --no-sandbox", file=sys.stderr)
+        return 1
+    else:
+        policy = sandbox.SandboxPolicy(hidden=[Path(tempfile.gettempdir())])
+    limits = sandbox.Limits(cell_seconds=args.cell_timeout, memory_bytes=int(args.memory_gb * 1024 ** 3),
+                            output_bytes=args.output_kb * 1000)
+    os.environ.setdefault("COURSE_QUICK", "1")
+    results = grade_batch(args.chapter, subs, _results_dir(args.chapter), workers=args.workers,
+                          limits=limits, policy=policy)
+    flagged = sum(bool(r.flags) for r in results.values())
+    print(f"graded {len(results)} submissions of {args.chapter}; {flagged} flagged for review")
+    return 0
+
+
+def register(chapter: str) -> None:
+    """Put the chapter's assignment and grade cells into the gradebook (nbgrader's own
+    generate_assignment, in a scratch course pointed at grading/gradebook.db)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Course.scratch(Path(tmp), [chapter])
+        course.db = GRADING / "gradebook.db"
+        GRADING.mkdir(exist_ok=True)
+        course.generate(chapter)
+
+
+def cmd_report(args) -> int:
+    from . import report
+    from .grading import read_result
+
+    out = _results_dir(args.chapter)
+    results = {p.stem: r for p in sorted(out.glob("*.json")) if (r := read_result(out, p.stem))}
+    if not results:
+        print(f"no results for {args.chapter}: run `grade` first", file=sys.stderr)
+        return 1
+    reports = GRADING / "reports" / args.chapter
+    csv_path = report.write_csv(results, reports / "grades.csv")
+    register(args.chapter)
+    report.to_gradebook(results, args.chapter, f"sqlite:///{GRADING / 'gradebook.db'}")
+    pages = report.write_feedback(results, GRADING / "feedback")
+    page = report.class_report(results, args.chapter, reports / "class_report.html")
+    print(f"{csv_path.relative_to(REPO)}, {page.relative_to(REPO)}, {len(pages)} feedback pages, "
+          "gradebook updated")
+    return 0
+
+
+def cmd_run(args) -> int:
+    return cmd_collect(args) or cmd_grade(args) or cmd_report(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release")
+    p.add_argument("chapters", nargs="*")
+    p.add_argument("--exchange", action="store_true")
+    p.set_defaults(func=cmd_release)
+
+    def grading_options(p):
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+        p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
+        p.add_argument("--memory-gb", type=float, default=3.0, help="memory per kernel")
+        p.add_argument("--output-kb", type=int, default=1000, help="output per cell")
+        p.add_argument("--no-sandbox", action="store_true", help="unsafe: trusted notebooks only")
+
+    for name, func in (("collect", cmd_collect), ("grade", cmd_grade), ("report", cmd_report),
+                       ("run", cmd_run)):
+        p = sub.add_parser(name)
+        p.add_argument("chapter", choices=chapters())
+        if name in ("collect", "run"):
+            src = p.add_mutually_exclusive_group(required=True)
+            src.add_argument("--from", dest="source", help="LMS download: folder or zip")
+            src.add_argument("--exchange", action="store_true", help="nbgrader's exchange")
+        if name in ("grade", "run"):
+            grading_options(p)
+        p.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

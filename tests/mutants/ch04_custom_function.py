@@ -1,0 +1,579 @@
+"""Chapter 04: plausible wrong answers (each must lose its exercise's points, with the
+message a learner would need) and correct answers written differently (each keeps them)."""
+
+from mutation import Variant
+
+MUTANTS = {
+    "MyReLU": [
+        Variant("backward without the mask", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output.clone()
+            """, "passes grad_output through unchanged"),
+        Variant("forgot grad_output", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return (x > 0).to(x.dtype)
+            """, "local derivative only"),
+        Variant("autograd inside backward", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    with torch.enable_grad():
+                        x = x.detach().requires_grad_()
+                        (g,) = torch.autograd.grad(torch.relu(x), x, grad_output)
+                    return g
+            """, "calls autograd itself"),
+        Variant("inverted mask", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    g = grad_output.clone()
+                    g[x > 0] = 0
+                    return g
+            """, "the mask is inverted"),
+        Variant("sign of x instead of the mask", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * torch.sign(x)
+            """, "the derivative of |x|"),
+        Variant("forward forgets the clamp", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clone()
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * (x > 0)
+            """, "forward returns its input unchanged"),
+    ],
+    "MySigmoid": [
+        Variant("saves the input", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return torch.sigmoid(x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    y = torch.sigmoid(x)
+                    return grad_output * y * (1 - y)
+            """, "saved its input x"),
+        Variant("formula applied to the input", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 1 / (1 + torch.exp(-x))
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * x * (1 - x)
+            """, "uses the input x"),
+        Variant("forgot grad_output", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    y = torch.sigmoid(x)
+                    ctx.save_for_backward(y)
+                    return y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (y,) = ctx.saved_tensors
+                    return y * (1 - y)
+            """, "local derivative only"),
+        Variant("output kept as a ctx attribute", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.y = torch.sigmoid(x)
+                    return ctx.y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.y * (1 - ctx.y)
+            """, "nothing was saved with ctx.save_for_backward"),
+        Variant("sign of the exponent", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    y = 1 / (1 + torch.exp(x))
+                    ctx.save_for_backward(y)
+                    return y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (y,) = ctx.saved_tensors
+                    return grad_output * y * (1 - y)
+            """, "computes sigmoid(-x)"),
+        Variant("saves input and output", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    y = torch.sigmoid(x)
+                    ctx.save_for_backward(y, x)
+                    return y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    y, x = ctx.saved_tensors
+                    return grad_output * y * (1 - y)
+            """, "two tensors were saved"),
+    ],
+    "LegendreP3": [
+        Variant("forgot the 1/2 in forward", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 5 * x ** 3 - 3 * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * 1.5 * (5 * x ** 2 - 1)
+            """, "forward is twice P3"),
+        Variant("forgot grad_output", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 0.5 * (5 * x ** 3 - 3 * x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return 1.5 * (5 * x ** 2 - 1)
+            """, "P3'(x) only"),
+        Variant("forgot the 1/2 in backward", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 0.5 * (5 * x ** 3 - 3 * x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * (15 * x ** 2 - 3)
+            """, "twice the expected"),
+        Variant("autograd inside backward", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 0.5 * (5 * x ** 3 - 3 * x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    with torch.enable_grad():
+                        x = x.detach().requires_grad_()
+                        y = 0.5 * (5 * x ** 3 - 3 * x)
+                        y.backward(grad_output)
+                    return x.grad
+            """, "calls autograd itself"),
+        Variant("derivative of 3x/2 taken as 3", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return 0.5 * (5 * x ** 3 - 3 * x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * (7.5 * x ** 2 - 3)
+            """, "the derivative of 3x/2 is 3/2"),
+    ],
+    "MyLinear": [
+        Variant("bias forgotten in forward", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    return x @ weight.T
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    grad_bias = grad_output.sum(0) if bias is not None else None
+                    return grad_output @ weight, grad_output.T @ x, grad_bias
+            """, "the bias is missing from forward"),
+        Variant("ignores needs_input_grad", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    y = x @ weight.T
+                    return y if bias is None else y + bias
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    grad_bias = grad_output.sum(0) if bias is not None else None
+                    return grad_output @ weight, grad_output.T @ x, grad_bias
+            """, "although ctx.needs_input_grad"),
+        Variant("grad_bias is a mean", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    y = x @ weight.T
+                    return y if bias is None else y + bias
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    gx = grad_output @ weight if ctx.needs_input_grad[0] else None
+                    gw = grad_output.T @ x if ctx.needs_input_grad[1] else None
+                    gb = grad_output.mean(0) if bias is not None and ctx.needs_input_grad[2] else None
+                    return gx, gw, gb
+            """, "mean over the batch"),
+        Variant("grad_weight transposed", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    y = x @ weight.T
+                    return y if bias is None else y + bias
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    gx = grad_output @ weight if ctx.needs_input_grad[0] else None
+                    gw = x.T @ grad_output if ctx.needs_input_grad[1] else None
+                    gb = grad_output.sum(0) if bias is not None and ctx.needs_input_grad[2] else None
+                    return gx, gw, gb
+            """, "invalid gradient at index 1"),
+        Variant("needs_input_grad[2] read without a bias", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight)
+                    y = x @ weight.T
+                    return y if bias is None else y + bias
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight = ctx.saved_tensors
+                    gx = grad_output @ weight if ctx.needs_input_grad[0] else None
+                    gw = grad_output.T @ x if ctx.needs_input_grad[1] else None
+                    gb = grad_output.sum(0) if ctx.needs_input_grad[2] else None
+                    return gx, gw, gb
+            """, "tuple index out of range"),
+        Variant("autograd inside backward", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    return F.linear(x, weight, bias)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    with torch.enable_grad():
+                        leaves = [t.detach().requires_grad_() for t in (x, weight, bias) if t is not None]
+                        grads = torch.autograd.grad(F.linear(*leaves), leaves, grad_output)
+                    grads = [g if need else None for g, need in zip(grads, ctx.needs_input_grad)]
+                    return tuple(grads) + (None,) * (3 - len(grads))
+            """, "calls autograd itself"),
+        Variant("grad_weight averaged over the batch", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    y = x @ weight.T
+                    return y if bias is None else y + bias
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    gx = grad_output @ weight if ctx.needs_input_grad[0] else None
+                    gw = grad_output.T @ x / x.shape[0] if ctx.needs_input_grad[1] else None
+                    gb = grad_output.sum(0) if bias is not None and ctx.needs_input_grad[2] else None
+                    return gx, gw, gb
+            """, "divided by the batch size"),
+    ],
+    "train_with_myrelu": [
+        Variant("gradients never zeroed", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).pow(2).sum()
+                    losses.append(loss.item())
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 -= lr * w1.grad
+                        w2 -= lr * w2.grad
+                return w1, w2, losses
+            """, "the gradients accumulate"),
+        Variant("torch.relu instead of MyReLU", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (torch.relu(x @ w1) @ w2 - y).pow(2).sum()
+                    losses.append(loss.item())
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 -= lr * w1.grad
+                        w2 -= lr * w2.grad
+                        w1.grad.zero_()
+                        w2.grad.zero_()
+                return w1, w2, losses
+            """, "MyReLU.apply was called 0 times"),
+        Variant("mean squared error", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).pow(2).mean()
+                    losses.append(loss.item())
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 -= lr * w1.grad
+                        w2 -= lr * w2.grad
+                        w1.grad.zero_()
+                        w2.grad.zero_()
+                return w1, w2, losses
+            """, "mean of the squared errors"),
+        Variant("losses kept as tensors", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).pow(2).sum()
+                    losses.append(loss)
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 -= lr * w1.grad
+                        w2 -= lr * w2.grad
+                        w1.grad.zero_()
+                        w2.grad.zero_()
+                return w1, w2, losses
+            """, "plain number"),
+        Variant("loss recorded after the update", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).pow(2).sum()
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 -= lr * w1.grad
+                        w2 -= lr * w2.grad
+                        w1.grad.zero_()
+                        w2.grad.zero_()
+                        losses.append(float((MyReLU.apply(x @ w1) @ w2 - y).pow(2).sum()))
+                return w1, w2, losses
+            """, "one step late"),
+        Variant("gradient ascent", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).pow(2).sum()
+                    losses.append(loss.item())
+                    loss.backward()
+                    with torch.no_grad():
+                        w1 += lr * w1.grad
+                        w2 += lr * w2.grad
+                        w1.grad.zero_()
+                        w2.grad.zero_()
+                return w1, w2, losses
+            """, "`losses` is wrong"),
+    ],
+}
+
+ALTERNATIVES = {
+    "MyReLU": [
+        Variant("saves the output, torch.where", """
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    y = torch.relu(x)
+                    ctx.save_for_backward(y)
+                    return y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (y,) = ctx.saved_tensors
+                    return torch.where(y > 0, grad_output, torch.zeros_like(grad_output))
+            """),
+        Variant("mask product, tuple return, once_differentiable", """
+            from torch.autograd.function import once_differentiable
+
+            class MyReLU(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x * (x > 0)
+
+                @staticmethod
+                @once_differentiable
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return (grad_output * (x > 0).to(grad_output.dtype),)
+            """),
+    ],
+    "MySigmoid": [
+        Variant("torch.sigmoid, y - y*y", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    out = torch.sigmoid(x)
+                    ctx.save_for_backward(out)
+                    return out
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    out = ctx.saved_tensors[0]
+                    return grad_output * (out - out * out)
+            """),
+        Variant("via tanh, tuple return", """
+            class MySigmoid(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    y = 0.5 * (1 + torch.tanh(0.5 * x))
+                    ctx.save_for_backward(y)
+                    return y
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (y,) = ctx.saved_tensors
+                    return (y * (1 - y) * grad_output,)
+            """),
+    ],
+    "LegendreP3": [
+        Variant("Horner form", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x * (2.5 * x * x - 1.5)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    return grad_output * (7.5 * x * x - 1.5)
+            """),
+        Variant("float64 inside", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    d = x.double()
+                    return ((5 * d.pow(3) - 3 * d) / 2).to(x.dtype)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (x,) = ctx.saved_tensors
+                    d = x.double()
+                    return (grad_output.double() * (15 * d.pow(2) - 3) / 2).to(x.dtype)
+            """),
+    ],
+    "MyLinear": [
+        Variant("F.linear forward, flag attribute, einsum", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.has_bias = bias is not None
+                    ctx.save_for_backward(x, weight)
+                    return F.linear(x, weight, bias)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight = ctx.saved_tensors
+                    need = ctx.needs_input_grad
+                    gx = torch.einsum("no,oi->ni", grad_output, weight) if need[0] else None
+                    gw = torch.einsum("no,ni->oi", grad_output, x) if need[1] else None
+                    if not ctx.has_bias:
+                        return gx, gw
+                    return gx, gw, (grad_output.sum(dim=0) if need[2] else None)
+            """),
+        Variant("addmm and mm", """
+            class MyLinear(Function):
+                @staticmethod
+                def forward(ctx, x, weight, bias=None):
+                    ctx.save_for_backward(x, weight, bias)
+                    if bias is None:
+                        return x.mm(weight.t())
+                    return torch.addmm(bias, x, weight.t())
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, weight, bias = ctx.saved_tensors
+                    grads = [None, None, None]
+                    if ctx.needs_input_grad[0]:
+                        grads[0] = grad_output.mm(weight)
+                    if ctx.needs_input_grad[1]:
+                        grads[1] = grad_output.t().mm(x)
+                    if bias is not None and ctx.needs_input_grad[2]:
+                        grads[2] = grad_output.sum(0)
+                    return tuple(grads)
+            """),
+    ],
+    "train_with_myrelu": [
+        Variant("grad = None, sub_, float()", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for step in range(steps):
+                    h_relu = MyReLU.apply(x.mm(w1))
+                    loss = ((h_relu.mm(w2) - y) ** 2).sum()
+                    losses.append(float(loss))
+                    loss.backward()
+                    with torch.no_grad():
+                        w1.sub_(lr * w1.grad)
+                        w2.sub_(lr * w2.grad)
+                    w1.grad = None
+                    w2.grad = None
+                return w1, w2, losses
+            """),
+        Variant("torch.autograd.grad and new leaves", """
+            def train_with_myrelu(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = (MyReLU.apply(x @ w1) @ w2 - y).square().sum()
+                    losses.append(loss.item())
+                    g1, g2 = torch.autograd.grad(loss, (w1, w2))
+                    w1 = (w1 - lr * g1).detach().requires_grad_()
+                    w2 = (w2 - lr * g2).detach().requires_grad_()
+                return w1, w2, losses
+            """),
+    ],
+}

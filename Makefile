@@ -7,7 +7,12 @@ export COURSE_DATA_MIRROR
 PYTEST_WORKERS ?= 2
 LAB_PORT ?= 8888
 
-.PHONY: help setup data release check-notebooks lab test test-fast clean-grading
+.PHONY: _need_ch help setup data release release-exchange collect grade report grade-all bench-grading \
+        check-notebooks lab test test-fast clean-grading
+# Grading runs: `make grade CH=ch01_numpy_net FROM=~/Downloads/submissions.zip`
+CH      ?=
+FROM    ?=
+WORKERS ?= 2
 
 help:
 	@echo "make lab        set everything up, then start JupyterLab on the course"
@@ -16,6 +21,12 @@ help:
 	@echo "make data       Fashion-MNIST into data/ (mirror: COURSE_DATA_MIRROR=$(COURSE_DATA_MIRROR))"
 	@echo "make release    regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make test-fast  the tests that need no nbgrader run"
+	@echo "make release-exchange        release every chapter into nbgrader's exchange too"
+	@echo "make collect CH=.. [FROM=..] collect submissions (LMS folder/zip, else the exchange)"
+	@echo "make grade CH=..             autograde every collected submission (sandboxed, parallel)"
+	@echo "make report CH=..            grades.csv, gradebook, feedback pages, class report"
+	@echo "make grade-all CH=.. FROM=.. collect + grade + report in one go"
+	@echo "make bench-grading           benchmark: pipeline vs serial nbgrader vs nbclient floor"
 
 setup:
 	@bash env/setup.sh
@@ -33,11 +44,33 @@ check-notebooks: setup
 lab: setup data
 	@$(PY) -m autograder.lab --port $(LAB_PORT)
 
+# One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data
-	COURSE_QUICK=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-fast: setup
-	COURSE_QUICK=1 $(PY) -m pytest -m "not nbgrader" -n $(PYTEST_WORKERS)
+	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not nbgrader" -n $(PYTEST_WORKERS)
+
+release-exchange: setup
+	@$(PY) -m autograder release --exchange
+
+_need_ch:
+	@test -n "$(CH)" || { echo "say which chapter: make $(MAKECMDGOALS) CH=ch01_numpy_net"; exit 2; }
+
+collect: _need_ch setup
+	@$(PY) -m autograder collect $(CH) $(if $(FROM),--from "$(FROM)",--exchange)
+
+grade: _need_ch setup
+	@$(PY) -m autograder grade $(CH) --workers $(WORKERS)
+
+report: _need_ch setup
+	@$(PY) -m autograder report $(CH)
+
+grade-all: _need_ch setup
+	@$(PY) -m autograder run $(CH) $(if $(FROM),--from "$(FROM)",--exchange) --workers $(WORKERS)
+
+bench-grading: setup data
+	@$(PY) bench/grading.py
 
 clean-grading:
 	rm -rf grading

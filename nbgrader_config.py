@@ -10,7 +10,8 @@ import os
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GRADING = os.path.join(HERE, "grading")
+# COURSE_GRADING moves every working folder elsewhere (autograder.settings reads it too).
+GRADING = os.path.abspath(os.environ.get("COURSE_GRADING") or os.path.join(HERE, "grading"))
 
 c.CourseDirectory.root = HERE
 c.CourseDirectory.source_directory = "solutions"

@@ -1,13 +1,14 @@
 """The instructor's command line: `python -m autograder COMMAND` (or `course-autograder`).
 
-  release [CH ...] [--exchange]   learner copies into notebooks/ (and nbgrader's exchange)
+  release [CH ...] [--exchange | --exchange-only]
+                                  learner copies into notebooks/ (and nbgrader's exchange)
   collect CH --from PATH          a folder or zip downloaded from an LMS
   collect CH --exchange           nbgrader's exchange (nbgrader collect)
   grade CH [--workers N]          autograde every collected submission of CH (sandboxed)
   report CH                       grades.csv, the gradebook, feedback pages, class report
   run CH --from PATH              collect, grade and report in one go
 
-Working folders live in grading/ (git-ignored): originals/, submitted/, results/,
+Working folders live in grading/ (git-ignored; COURSE_GRADING=DIR moves them): originals/, submitted/, results/,
 feedback/, reports/, gradebook.db, exchange/.
 """
 
@@ -22,8 +23,9 @@ from pathlib import Path
 
 from . import collect as collect_mod
 from .course import REPO, Course, chapters, release
+from .settings import grading_root
 
-GRADING = REPO / "grading"
+GRADING = grading_root()
 
 
 def _results_dir(chapter: str) -> Path:
@@ -38,14 +40,21 @@ def _submissions(chapter: str) -> dict[str, Path]:
 
 
 def cmd_release(args) -> int:
-    for path in release(args.chapters or None):
-        print(f"released {path.relative_to(REPO)}")
-    if args.exchange:
+    if not args.exchange_only:
+        for path in release(args.chapters or None):
+            print(f"released {_show(path)}")
+    if args.exchange or args.exchange_only:
+        (GRADING / "exchange").mkdir(parents=True, exist_ok=True)
         for ch in args.chapters or chapters():
             subprocess.run([sys.executable, "-m", "nbgrader", "release_assignment", ch, "--force"],
                            cwd=REPO, check=True, env=_env())
             print(f"released {ch} to the exchange ({GRADING / 'exchange'})")
     return 0
+
+
+def _show(path: Path) -> str:
+    """A path as the instructor reads it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def _env() -> dict:
@@ -100,7 +109,7 @@ def register(chapter: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         course = Course.scratch(Path(tmp), [chapter])
         course.db = GRADING / "gradebook.db"
-        GRADING.mkdir(exist_ok=True)
+        GRADING.mkdir(parents=True, exist_ok=True)
         course.generate(chapter)
 
 
@@ -119,8 +128,7 @@ def cmd_report(args) -> int:
     report.to_gradebook(results, args.chapter, f"sqlite:///{GRADING / 'gradebook.db'}")
     pages = report.write_feedback(results, GRADING / "feedback")
     page = report.class_report(results, args.chapter, reports / "class_report.html")
-    print(f"{csv_path.relative_to(REPO)}, {page.relative_to(REPO)}, {len(pages)} feedback pages, "
-          "gradebook updated")
+    print(f"{_show(csv_path)}, {_show(page)}, {len(pages)} feedback pages, gradebook updated")
     return 0
 
 
@@ -134,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release")
     p.add_argument("chapters", nargs="*")
-    p.add_argument("--exchange", action="store_true")
+    p.add_argument("--exchange", action="store_true", help="also publish to nbgrader's exchange")
+    p.add_argument("--exchange-only", action="store_true",
+                   help="publish the committed notebooks/ to the exchange without regenerating")
     p.set_defaults(func=cmd_release)
 
     def grading_options(p):

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-GRADING = Path(__file__).resolve().parents[1] / "grading"
+from .settings import grading_root
+
+GRADING = grading_root()
 # Words LMS exports add to file names, removed before a name becomes a student id.
 LMS_NOISE = re.compile(r"(assignsubmission_file_?|submission|_?onlinetext_?|late|attempt[-_ ]?\d*)",
                        re.I)

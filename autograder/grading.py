@@ -181,7 +181,7 @@ def execute(nb, chapter: str, work: Path, salt: int, limits: sandbox.Limits,
             policy: sandbox.SandboxPolicy | None) -> tuple[Path, list[str]]:
     """Run the assembled notebook and the harvest cell in the sandbox; returns the folder of
     observations and problems met (timeouts, a dead kernel)."""
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     problems = []
     obs_dir = work / "observations"
@@ -197,18 +197,21 @@ def execute(nb, chapter: str, work: Path, salt: int, limits: sandbox.Limits,
     except DeadKernelError:
         problems.append("the kernel died (a crash, os._exit or running out of memory); "
                         "cells after that point were not run")
+    except CellTimeoutError:
+        problems.append("a cell ignored the interrupt after its time limit; the notebook was "
+                        "stopped there and later cells were not run")
     except Exception as err:  # noqa: BLE001 - any client failure is recorded, not raised
         problems.append(f"running the notebook failed: {type(err).__name__}: {err}")
     finally:
-        try:
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001
-            pass
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
-                problems.append("a cell ran longer than the time limit and was stopped")
+        sandbox.shutdown(km)
+    if client.timed_out:
+        problems.append(f"{len(client.timed_out)} cell(s) ran longer than the time limit of "
+                        f"{limits.cell_seconds} s and were stopped")
+    for out in nb.cells[-1].get("outputs", []):
+        if out.get("output_type") == "error":
+            problems.append(f"the grader could not record your results ({out.get('ename')}: "
+                            f"{out.get('evalue', '')[:200]}); exercises it could not record score zero")
+            break
     nb.cells.pop()  # the harvest cell is not part of the learner's notebook
     return obs_dir, problems
 
@@ -282,8 +285,9 @@ def judge_exercises(chapter: str, nb, obs_dir: Path, points: dict[str, float],
         res.score = pts if not res.message else 0.0
         res.in_kernel_passed = _in_kernel_passed(cells.get(f"test_{exercise}"))
         if res.in_kernel_passed and res.score == 0:
+            first_line = res.message.strip().splitlines()[0][:160] if res.message.strip() else ""
             flags.append(f"{exercise}: the in-kernel test passed but the grader's verdict is fail "
-                         "(tampering with the kernel, or an environment difference)")
+                         f"(tampering with the kernel, or an environment difference): {first_line}")
         results[exercise] = res
     canary = observed.get(CANARY, [])
     first = next(iter(specs.values()))

@@ -28,9 +28,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError
 
 from .course import REPO
 
@@ -66,6 +67,9 @@ class SandboxPolicy:
                 args += ["--tmpfs", str(path)]
         args += ["--bind", str(work), str(work), "--chdir", str(work),
                  "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+                 # Own session: the kernel's interrupt (SIGINT to its process group) then
+                 # reaches the kernel only, never bwrap (which would die of it).
+                 "--new-session",
                  "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
                  "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib"]
         return args
@@ -84,8 +88,9 @@ def kernel_argv(work: Path, limits: Limits, policy: SandboxPolicy | None, python
     return policy.bwrap_args(work) + rlimits + launch
 
 
-class SandboxedKernelManager(KernelManager):
-    """A KernelManager whose kernel command is the sandbox's."""
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command is the sandbox's. Asynchronous, as nbclient
+    expects: with a blocking client nbclient's per-cell timeout never fires."""
 
     def __init__(self, argv: list[str], **kwargs):
         super().__init__(**kwargs)
@@ -93,7 +98,10 @@ class SandboxedKernelManager(KernelManager):
 
     @property
     def kernel_spec(self):
-        return KernelSpec(argv=self._argv, display_name="sandboxed course kernel", language="python")
+        # "message": the client asks the kernel to interrupt itself; a signal from outside
+        # would hit bwrap, whose death takes the kernel with it.
+        return KernelSpec(argv=self._argv, display_name="sandboxed course kernel", language="python",
+                          interrupt_mode="message")
 
 
 def kernel_manager(work: Path, limits: Limits, policy: SandboxPolicy | None,
@@ -104,7 +112,10 @@ def kernel_manager(work: Path, limits: Limits, policy: SandboxPolicy | None,
     base = {k: v for k, v in os.environ.items()
             if k in ("PATH", "LANG", "LC_ALL", "COURSE_QUICK", "COURSE_DEVICES", "CUDA_VISIBLE_DEVICES")}
     # Keep the learner's kernel from finding the grader's files through the environment.
-    base.update({"NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1"})
+    base.update({"NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1",
+                 # One math thread per kernel: the batch is parallel over submissions, and
+                 # threads fighting for the same cores make small tensor ops 100x slower.
+                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     km.extra_env = {**base, **(env or {})}
     return km
 
@@ -118,6 +129,20 @@ class LimitedClient(NotebookClient):
                          interrupt_on_timeout=True, record_timing=False, **kw)
         self.output_bytes = limits.output_bytes
         self._spent: dict[int, int] = {}
+        self.timed_out: list[int] = []         # indices of the cells stopped by the time limit
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """First time a cell runs over: interrupt it (the notebook goes on with the next
+        cell). A cell that ignores the interrupt (catches KeyboardInterrupt) ends the run."""
+        index = next((i for i, c in enumerate(self.nb.cells) if c is cell), -1)
+        if index in self.timed_out:
+            raise CellTimeoutError.error_from_timeout_and_cell(
+                "Cell ignored the interrupt after its time limit", timeout, cell)
+        self.timed_out.append(index)
+        if cell is not None:
+            cell.setdefault("outputs", []).append(_note(
+                f"[stopped: this cell ran longer than the time limit of {timeout} s]"))
+        return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(str(msg.get("content", "")))
@@ -129,6 +154,17 @@ class LimitedClient(NotebookClient):
                                   f"{self.output_bytes // 1000} kB]"))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def shutdown(km: SandboxedKernelManager) -> None:
+    """Kill the kernel (and with it the sandbox) if it still runs."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - a kernel that is already gone is fine
+        pass
 
 
 def _note(text: str):

@@ -2,11 +2,14 @@
 
 COURSE_QUICK=1      anything that trains runs a short version (CI, autograding)
 COURSE_DEVICES=...  comma-separated devices the checks run on (default: all available)
+COURSE_GRADING=DIR  the instructor's grading folder (default: grading/ in the repository);
+                    nbgrader_config.py reads it too
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -27,3 +30,9 @@ def requested_devices() -> list[str] | None:
     if not raw:
         return None
     return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def grading_root() -> Path:
+    """Where collected submissions, results, reports, the gradebook and the exchange live."""
+    raw = os.environ.get("COURSE_GRADING", "").strip()
+    return Path(raw).resolve() if raw else Path(__file__).resolve().parents[1] / "grading"

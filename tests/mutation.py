@@ -69,10 +69,21 @@ def _rounds(variants: dict[str, list[Variant]], kind: str) -> list[Submission]:
             for k in range(depth)]
 
 
+def _mixed(mutants: dict[str, list[Variant]]) -> list[Submission]:
+    """Two notebooks where every other exercise is wrong (its first mutant) and the rest
+    are the solution, then the other way round: each correct exercise must keep its
+    points next to wrong ones (the mutant rounds change every exercise at once)."""
+    order = [ex for ex, vs in mutants.items() if vs]
+    if len(order) < 2:
+        return []
+    return [Submission(f"mixed-{k}", {ex: mutants[ex][0] for i, ex in enumerate(order) if i % 2 == k},
+                       "mixed") for k in (0, 1)]
+
+
 def plan(chapter: str) -> list[Submission]:
     mutants, alternatives = load_variants(chapter)
     return ([Submission("solution", {}, "solution"), Submission("release", {}, "release")]
-            + _rounds(mutants, "mutant") + _rounds(alternatives, "alternative"))
+            + _rounds(mutants, "mutant") + _rounds(alternatives, "alternative") + _mixed(mutants))
 
 
 def build_notebook(release: nbformat.NotebookNode, source: nbformat.NotebookNode,

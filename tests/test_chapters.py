@@ -101,6 +101,20 @@ def test_variant(graded, chapter, kind, exercise, name):
 
 
 @pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_correct_exercises_keep_points_next_to_wrong_ones(graded, chapter):
+    g = graded(chapter)
+    mixed = [s for s in g.submissions if s.kind == "mixed"]
+    assert mixed or len(g.points) < 2
+    for sub in mixed:
+        for ex, pts in g.points.items():
+            wrong = ex in sub.cells
+            score = g.score(sub.student, ex)
+            assert score == (0 if wrong else pts), (
+                f"{sub.student}: {ex} ({'mutant ' + sub.cells[ex].name if wrong else 'solution'}) "
+                f"scored {score}/{pts}: {g.error(sub.student, ex)}")
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
 def test_solution_renders_its_pictures(graded, chapter):
     """Plots and torchviz graphs render in the executed solution: every code cell that
     draws (plt.show, loss_curve, make_dot, imshow) produced a non-empty image output."""

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import sandbox
+from . import sandbox, tamper
 from .compare import CheckFailure
 from .course import REPO, SOLUTIONS
 from .harvest import CANARY
@@ -152,10 +152,12 @@ def assemble(learner, source) -> tuple[nbformat.NotebookNode, list[str]]:
         gid = meta.get("grade_id")
         if meta.get("solution") and gid:
             for extra in extras_before.get(gid, []):
-                out.cells.append(nbformat.v4.new_code_cell(str(extra.get("source", ""))))
+                out.cells.append(nbformat.v4.new_code_cell(str(extra.get("source", "")),
+                                                           metadata={"learner": True}))
             if gid in solutions:
                 mine = nbformat.v4.new_code_cell(str(solutions[gid].get("source", "")))
                 mine.metadata["nbgrader"] = dict(meta)
+                mine.metadata["learner"] = True
                 out.cells.append(mine)
             else:
                 problems.append(f"the answer cell {gid!r} is missing: graded as unanswered")
@@ -340,6 +342,10 @@ def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *,
             obs_dir, run_problems = execute(graded_nb, chapter, work, result.salt, limits, policy)
             result.problems = problems + run_problems
             result.exercises, result.flags = judge_exercises(chapter, graded_nb, obs_dir, points, result.salt)
+            reasons = tamper.review([c.source for c in graded_nb.cells if c.metadata.get("learner")])
+            if reasons:
+                result.flags.append("learner code reaches outside its exercises (grading is unaffected; "
+                                    "worth a look): " + "; ".join(reasons))
             executed = out_dir / "executed" / f"{student}.ipynb"
             executed.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(graded_nb, str(executed))

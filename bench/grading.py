@@ -11,7 +11,7 @@ of each is printed:
   floor      the bare cost: executing the same notebooks with nbclient alone, with the
              same number of workers and no grading at all.
 
-Usage:  python bench/grading.py [--learners 45] [--chapters ch01_numpy_net ...] [--workers 2]
+Usage:  python bench/grading.py [--learners 45] [--chapters CH ...] [--workers 2] [--every-chapter]
 Run with COURSE_QUICK=1 (the default here), as the graded notebooks train in quick mode.
 """
 
@@ -62,13 +62,16 @@ def _learner_notebook(chapter: str, kind: str, k: int) -> bytes:
     return data[: len(data) // 3] if kind == "broken-json" else data
 
 
-def make_class(root: Path, chapter_names: list[str], learners: int) -> dict[str, dict[str, Path]]:
-    """{chapter: {student: path}}: `learners` learners, each handing in every chapter."""
+def make_class(root: Path, chapter_names: list[str], learners: int,
+               every_chapter: bool) -> dict[str, dict[str, Path]]:
+    """{chapter: {student: path}}. By default learner i hands in chapter i mod C (a class
+    spread over the chapters); with `every_chapter`, every learner hands in every chapter."""
     files: dict[str, dict[str, Path]] = {ch: {} for ch in chapter_names}
     for i in range(learners):
         student = f"learner{i:03d}"
-        for j, ch in enumerate(chapter_names):
-            kind = KINDS[(i + j) % len(KINDS)]
+        mine = chapter_names if every_chapter else [chapter_names[i % len(chapter_names)]]
+        for ch in mine:
+            kind = KINDS[(i // (1 if every_chapter else len(chapter_names))) % len(KINDS)]
             path = root / "class" / ch / student / f"{ch}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_learner_notebook(ch, kind, i))
@@ -86,7 +89,7 @@ def run_pipeline(files, root: Path, workers: int) -> float:
                               show_progress=False)
         full = sum(bool(r.exercises) and r.score == sum(e.points for e in r.exercises.values())
                    for r in results.values())
-        print(f"  pipeline {ch}: {len(results)} graded, {full} with full marks")
+        print(f"  pipeline {ch}: {len(results)} graded, {full} with full marks", flush=True)
     return time.perf_counter() - start
 
 
@@ -102,7 +105,7 @@ def run_nbgrader(files, root: Path) -> float:
         cmd = [sys.executable, "-m", "nbgrader", "autograde", ch, "--force", "--create", *course._args()]
         proc = subprocess.run(cmd, cwd=course.root, env=course._env(), capture_output=True, text=True)
         graded = len(list((course.root / "autograded").glob(f"*/{ch}/{ch}.ipynb")))
-        print(f"  nbgrader {ch}: exit {proc.returncode}, {graded} autograded")
+        print(f"  nbgrader {ch}: exit {proc.returncode}, {graded} autograded", flush=True)
     return time.perf_counter() - start
 
 
@@ -113,7 +116,7 @@ def _execute(path: str) -> bool:
         nb = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001 - a broken file costs nothing to execute
         return False
-    client = NotebookClient(nb, kernel_name=KERNELSPEC, timeout=300, allow_errors=True,
+    client = NotebookClient(nb, kernel_name=KERNELSPEC["name"], timeout=300, allow_errors=True,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     client.execute()
     return True
@@ -133,18 +136,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=45)
     parser.add_argument("--chapters", nargs="*", help="default: the first three chapters")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--every-chapter", action="store_true",
+                        help="every learner hands in every chapter (default: one chapter each)")
     args = parser.parse_args(argv)
     names = args.chapters or chapters()[:3]
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
-        files = make_class(root, names, args.learners)
+        files = make_class(root, names, args.learners, args.every_chapter)
         n = sum(len(s) for s in files.values())
-        print(f"class: {args.learners} learners x {len(names)} chapters ({', '.join(names)}) = {n} "
+        print(f"class: {args.learners} learners across {len(names)} chapters ({', '.join(names)}): {n} "
               f"submissions; kinds {', '.join(KINDS)}; {args.workers} workers on {os.cpu_count()} cores")
-        times = {"pipeline": run_pipeline(files, root, args.workers),
-                 "nbgrader": run_nbgrader(files, root),
-                 "floor": run_floor(files, args.workers)}
-    print()
+        times = {}
+        for name, run in (("pipeline", lambda: run_pipeline(files, root, args.workers)),
+                          ("nbgrader", lambda: run_nbgrader(files, root)),
+                          ("floor", lambda: run_floor(files, args.workers))):
+            times[name] = run()
+            print(f"  {name}: {times[name]:.1f} s", flush=True)
+    print(f"\nload average after the run: {os.getloadavg()[0]:.1f}")
     for name, seconds in times.items():
         print(f"{name:9s} {seconds:8.1f} s   {seconds / n:6.2f} s per submission")
     print(f"pipeline / floor = {times['pipeline'] / times['floor']:.2f}   "

@@ -12,12 +12,16 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-APT_PACKAGES=${APT_PACKAGES:-graphviz chromium}
+APT_PACKAGES=${APT_PACKAGES:-graphviz chromium bubblewrap}
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 if [[ " $APT_PACKAGES " == *" chromium "* ]] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
+fi
+# bubblewrap: the sandbox the grading pipeline runs learners' kernels in.
+if [[ " $APT_PACKAGES " == *" bubblewrap "* ]] && ! command -v bwrap >/dev/null 2>&1; then
+  missing+=(bubblewrap)
 fi
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -26,7 +30,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "setup: please install the system packages: ${missing[*]}" >&2
-    echo "       (e.g. sudo apt-get install ${missing[*]}); torchviz graphs and browser tests need them" >&2
+    echo "       (e.g. sudo apt-get install ${missing[*]}); torchviz graphs, browser tests and the grading sandbox need them" >&2
   fi
 fi
 

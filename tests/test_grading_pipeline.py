@@ -272,20 +272,25 @@ ATTACKS = ["attack-custom-exc", "attack-excepthook", "attack-input-transformer",
            "attack-patch-autograder", "attack-patch-numpy-torch", "attack-os-exit-after-answer",
            "attack-read-solutions", "attack-gradebook", "attack-network", "attack-patch-harvest",
            "attack-always-equal", "attack-tensor-subclass"]
-# The tricks that do fool the kernel (its own test cell then "passes"): the disagreement
-# with the grader, or the canary, must flag them. The others fail inside the kernel too
-# (e.g. a replaced sys.excepthook is never called by IPython; the visible asserts still
-# run before a patched autograder.check).
-FLAGGED = {"attack-custom-exc", "attack-input-transformer", "attack-patch-numpy-torch",
-           "attack-patch-harvest"}
+# The tricks that do fool the kernel (its own test cell then "passes") are flagged by the
+# disagreement with the grader, or by the canary. The others fail inside the kernel too
+# (a replaced sys.excepthook is never called by IPython; the visible asserts run before a
+# patched autograder.check), and every one that reaches outside its exercise (imports
+# sys/os/socket/autograder, calls get_ipython, patches a library) is flagged for review.
+DISAGREEING = {"attack-custom-exc", "attack-input-transformer", "attack-patch-numpy-torch",
+               "attack-patch-harvest"}
+FLAGGED = set(ATTACKS) - {"attack-always-equal", "attack-tensor-subclass"}
 
 
 @pytest.mark.parametrize("student", ATTACKS)
 def test_attack_gains_nothing(batch, student):
     scores = _scores(batch, student)
     assert scores["sse_loss"] == 0, f"{student} got marks for a wrong answer: {batch['results'][student]}"
+    flags = " | ".join(batch["results"][student].flags)
     if student in FLAGGED:
-        assert batch["results"][student].flags, f"{student} was not flagged"
+        assert flags, f"{student} was not flagged"
+    if student in DISAGREEING:
+        assert "in-kernel test passed" in flags or "canary" in flags, flags
 
 
 def test_other_learners_results_are_unaffected(batch):

@@ -26,8 +26,10 @@ import ast
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -333,10 +335,9 @@ def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *,
         for r in result.exercises.values():
             r.message = problem
     else:
-        work_root = work_root or (out_dir / ".work")
-        work = Path(work_root) / f"{student}-{digest[:12]}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        # A fresh, short-named folder (system temp by default): the kernel's Unix sockets
+        # live in it, and a socket path may not exceed about 100 characters.
+        work = Path(tempfile.mkdtemp(prefix="grade-" + re.sub(r"[^\w.-]", "_", student[:16]) + "-", dir=work_root))
         try:
             graded_nb, problems = assemble(nb, source)
             obs_dir, run_problems = execute(graded_nb, chapter, work, result.salt, limits, policy)

@@ -106,8 +106,11 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 def kernel_manager(work: Path, limits: Limits, policy: SandboxPolicy | None,
                    env: dict[str, str] | None = None) -> SandboxedKernelManager:
+    sockets = str(work / ".kernel")
+    if len(sockets) > 90:   # Unix socket paths are limited to ~107 bytes, with a "-N" suffix
+        raise ValueError(f"the kernel's work folder path is too long for its sockets: {work}")
     km = SandboxedKernelManager(kernel_argv(work, limits, policy, sys.executable),
-                                transport="ipc", ip=str(work / ".kernel"))
+                                transport="ipc", ip=sockets)
     km.connection_file = str(work / ".kernel.json")
     base = {k: v for k, v in os.environ.items()
             if k in ("PATH", "LANG", "LC_ALL", "COURSE_QUICK", "COURSE_DEVICES", "CUDA_VISIBLE_DEVICES")}

@@ -328,3 +328,13 @@ def test_lms_collection_keeps_every_original(tmp_path):
     assert (root / "submitted" / "doe-jane-1234" / CH / f"{CH}.ipynb").read_bytes() == good + b"\n"
     assert any(c.new for c in third)
     assert student_id("Smith, Anne_777_assignsubmission_file_ch01_numpy_net.ipynb", CH) == "smith-anne-777"
+
+
+def test_kernel_sockets_fit_the_unix_path_limit(tmp_path):
+    # Regression: a work folder inside a deep results folder gave sockets longer than the
+    # ~107-byte Unix limit and every exercise scored zero. Work folders are now short temp
+    # folders; a too-long one is refused with a message that names it.
+    deep = tmp_path / ("x" * 60) / ("y" * 40)
+    with pytest.raises(ValueError, match="too long"):
+        sandbox.kernel_manager(deep, sandbox.Limits(), None)
+    assert sandbox.kernel_manager(Path("/tmp/grade-a-b"), sandbox.Limits(), None).ip == "/tmp/grade-a-b/.kernel"

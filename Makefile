@@ -46,7 +46,7 @@ lab: setup data
 
 # One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data
-	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 --junitxml=artifacts/junit.xml
 
 test-fast: setup
 	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not nbgrader" -n $(PYTEST_WORKERS)

@@ -56,15 +56,17 @@ class SandboxPolicy:
     hidden: list[Path] = field(default_factory=list)   # extra folders to blank out
 
     def bwrap_args(self, work: Path) -> list[str]:
-        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--tmpfs", "/tmp", "--tmpfs", str(self.repo)]
+        # Mounts apply in order: blank out first, then bind back what the kernel may read,
+        # so a course cloned inside a hidden folder (e.g. under /tmp) still has its .venv.
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for path in self.hidden:
+            if Path(path).exists():
+                args += ["--tmpfs", str(path)]
+        args += ["--tmpfs", str(self.repo)]
         for name in self.readable:
             path = self.repo / name
             if path.exists():
                 args += ["--ro-bind", str(path), str(path)]
-        for path in self.hidden:
-            if Path(path).exists():
-                args += ["--tmpfs", str(path)]
         args += ["--bind", str(work), str(work), "--chdir", str(work),
                  "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
                  # Own session: the kernel's interrupt (SIGINT to its process group) then

@@ -338,3 +338,19 @@ def test_kernel_sockets_fit_the_unix_path_limit(tmp_path):
     with pytest.raises(ValueError, match="too long"):
         sandbox.kernel_manager(deep, sandbox.Limits(), None)
     assert sandbox.kernel_manager(Path("/tmp/grade-a-b"), sandbox.Limits(), None).ip == "/tmp/grade-a-b/.kernel"
+
+
+@pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap")
+def test_sandbox_keeps_the_environment_when_the_course_sits_in_a_hidden_folder(tmp_path):
+    # Regression: hiding the temp folder after binding the course's .venv blanked the .venv
+    # of a course cloned under /tmp, and every kernel died at start.
+    import subprocess
+    import sys
+    policy = sandbox.SandboxPolicy(hidden=[REPO.parent, tmp_path])
+    work = tmp_path / "work"
+    work.mkdir()
+    out = subprocess.run(policy.bwrap_args(work) + [sys.executable, "-c", "import autograder, os; "
+                         "print(os.path.isdir(os.path.join(autograder.__path__[0], '..', 'solutions')))"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"      # the course is visible, its solutions are not

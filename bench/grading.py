@@ -112,6 +112,8 @@ def run_nbgrader(files, root: Path) -> float:
 def _execute(path: str) -> bool:
     from nbclient import NotebookClient
 
+    # The kernels inherit this worker's stderr: keep their start-up warnings out of the report.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001 - a broken file costs nothing to execute

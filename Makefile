@@ -19,7 +19,7 @@ help:
 	@echo "make test       set everything up, then run the whole test-suite (CI runs this)"
 	@echo "make setup      virtual environment, system packages, Jupyter kernel"
 	@echo "make data       Fashion-MNIST into data/ (mirror: COURSE_DATA_MIRROR=$(COURSE_DATA_MIRROR))"
-	@echo "make release    regenerate notebooks/ from solutions/ with nbgrader"
+	@echo "make release    build solutions/ from chapters/*.py, then notebooks/ with nbgrader"
 	@echo "make test-fast  the tests that need no nbgrader run"
 	@echo "make release-exchange        release every chapter into nbgrader's exchange too"
 	@echo "make collect CH=.. [FROM=..] collect submissions (LMS folder/zip, else the exchange)"
@@ -32,17 +32,18 @@ setup:
 	@bash env/setup.sh
 
 data: setup
-	@$(PY) -m autograder.data
+	@$(PY) -m autograder.learner.data
 
 release: setup
-	@$(PY) -m autograder.course release
-	@$(PY) -m autograder.notebooks check solutions/*/*.ipynb notebooks/*/*.ipynb
+	@$(PY) -m autograder.authoring.notebooks build
+	@$(PY) -m autograder.authoring.course release
+	@$(PY) -m autograder.authoring.notebooks check solutions/*/*.ipynb notebooks/*/*.ipynb
 
 check-notebooks: setup
-	@$(PY) -m autograder.notebooks check solutions/*/*.ipynb notebooks/*/*.ipynb
+	@$(PY) -m autograder.authoring.notebooks check solutions/*/*.ipynb notebooks/*/*.ipynb
 
 lab: setup data
-	@$(PY) -m autograder.lab --port $(LAB_PORT)
+	@$(PY) -m autograder.authoring.lab --port $(LAB_PORT)
 
 # One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data

@@ -1,6 +1,7 @@
 """nbgrader's configuration for this course.
 
-solutions/<chapter>/<chapter>.ipynb  source notebooks (solutions and hidden tests)
+chapters/<chapter>.py                the chapter as text (the single source of truth)
+solutions/<chapter>/<chapter>.ipynb  source notebooks built from it (solutions, hidden tests)
 notebooks/<chapter>/<chapter>.ipynb  learner release, made by `make release`
 grading/                             nbgrader's working folders (git-ignored)
 """
@@ -10,7 +11,7 @@ import os
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# COURSE_GRADING moves every working folder elsewhere (autograder.settings reads it too).
+# COURSE_GRADING moves every working folder elsewhere (autograder.learner.settings reads it too).
 GRADING = os.path.abspath(os.environ.get("COURSE_GRADING") or os.path.join(HERE, "grading"))
 
 c.CourseDirectory.root = HERE
@@ -26,6 +27,6 @@ c.Exchange.root = os.path.join(GRADING, "exchange")
 # Only the chapter notebooks are released; editor droppings stay behind.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
-# A hidden test cell may train a small model in quick mode; a hung cell still ends.
-c.ExecutePreprocessor.timeout = 300
-c.ExecutePreprocessor.interrupt_on_timeout = True
+# Autograde through the course's sandbox and out-of-process verdicts, never in a plain
+# kernel (the same settings are installed environment-wide by `make setup`).
+exec(open(os.path.join(HERE, "env", "nbgrader_safe.py")).read())  # noqa: S102

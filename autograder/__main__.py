@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import collect as collect_mod
-from .course import REPO, Course, chapters, release
-from .settings import grading_root
+from .authoring.course import REPO, Course, chapters, release
+from .grader import collect as collect_mod
+from .learner.settings import grading_root
 
 GRADING = grading_root()
 
@@ -76,30 +76,31 @@ def cmd_collect(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from . import sandbox
-    from .grading import grade_batch
+    from .grader import sandbox
+    from .grader.grading import ControlFailed, grade_batch
 
     subs = _submissions(args.chapter)
     if not subs:
         print(f"no submissions of {args.chapter} in {GRADING / 'submitted'}", file=sys.stderr)
         return 1
-    if args.no_sandbox:
-        policy = None
-        print("warning: grading WITHOUT the sandbox: learner code can read and change files",
-              file=sys.stderr)
-    elif not sandbox.sandbox_available():
-        print("error: bubblewrap (bwrap) and prlimit are needed to grade safely "
-              "(apt-get install bubblewrap), or pass --no-sandbox", file=sys.stderr)
+    missing = sandbox.missing_tools()
+    if missing:
+        print(f"error: grading needs {', '.join(missing)} for its sandbox "
+              "(apt-get install bubblewrap util-linux); nothing was graded", file=sys.stderr)
         return 1
-    else:
-        policy = sandbox.SandboxPolicy(hidden=[Path(tempfile.gettempdir())])
     limits = sandbox.Limits(cell_seconds=args.cell_timeout, memory_bytes=int(args.memory_gb * 1024 ** 3),
                             output_bytes=args.output_kb * 1000)
     os.environ.setdefault("COURSE_QUICK", "1")
-    results = grade_batch(args.chapter, subs, _results_dir(args.chapter), workers=args.workers,
-                          limits=limits, policy=policy)
+    try:
+        results = grade_batch(args.chapter, subs, _results_dir(args.chapter), workers=args.workers,
+                              limits=limits)
+    except ControlFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     flagged = sum(bool(r.flags) for r in results.values())
-    print(f"graded {len(results)} submissions of {args.chapter}; {flagged} flagged for review")
+    errors = sum(r.status == "error" for r in results.values())
+    print(f"graded {len(results)} submissions of {args.chapter}; {flagged} flagged for review"
+          + (f"; {errors} could not be graded (see their results)" if errors else ""))
     return 0
 
 
@@ -114,8 +115,8 @@ def register(chapter: str) -> None:
 
 
 def cmd_report(args) -> int:
-    from . import report
-    from .grading import read_result
+    from .grader import report
+    from .grader.grading import read_result
 
     out = _results_dir(args.chapter)
     results = {p.stem: r for p in sorted(out.glob("*.json")) if (r := read_result(out, p.stem))}
@@ -152,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
         p.add_argument("--memory-gb", type=float, default=3.0, help="memory per kernel")
         p.add_argument("--output-kb", type=int, default=1000, help="output per cell")
-        p.add_argument("--no-sandbox", action="store_true", help="unsafe: trusted notebooks only")
 
     for name, func in (("collect", cmd_collect), ("grade", cmd_grade), ("report", cmd_report),
                        ("run", cmd_run)):

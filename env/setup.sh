@@ -34,6 +34,10 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# nbgrader anywhere in this environment autogrades only through the course's sandbox.
+mkdir -p "$VENV/etc/jupyter"
+printf 'exec(open(%s).read())\n' "'$(pwd)/env/nbgrader_safe.py'" > "$VENV/etc/jupyter/nbgrader_config.py"
+
 stamp="$VENV/.course-installed"
 want=$(cat env/requirements.txt env/constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then

@@ -1,0 +1,1 @@
+"""Instructor tooling: chapters as text, nbgrader releases, the learner's JupyterLab."""

@@ -1,0 +1,377 @@
+"""Grade a batch of submissions: each in its own worker process and sandboxed kernel, with
+every verdict computed outside the kernel and every result written by this process only.
+
+A batch, as named steps:
+1. `load`      read each file; malformed JSON, a truncated file, a BOM, another chapter's
+               notebook: reported and graded as what it is (zero), never a crash;
+2. `assemble`  rebuild the notebook from the instructor's source: the learner's answer
+               cells (first copy of a duplicated grade id) and extra code cells (up to the
+               cell and size limits), and the source's own test, locked and prose cells
+               (deleted or edited tests restored);
+3. control     the instructor's own solution is graded first with the batch's salt; an
+               exercise it does not pass (inputs the reference fails on) makes the batch
+               draw another salt, and after three draws grading stops with a clear message:
+               no class ever loses points to an unlucky draw;
+4. workers     `worker.py` per submission, in parallel (sandbox, harvest, judge), under a
+               wall-time limit; a worker that dies or hangs is that submission's error, and
+               the batch goes on;
+5. results     one JSON per submission, keyed by the file's sha256, written atomically; the
+               batch's salt is kept in `batch.json`, so an interrupted batch resumes with
+               the same inputs and grades nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..authoring.course import SOLUTIONS
+from . import sandbox, tamper
+
+SALT_DRAWS = 3
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    points: float
+    score: float = 0.0
+    message: str = ""                  # the grader's failure message ("" when it passes)
+    in_kernel_passed: bool | None = None
+
+
+@dataclass
+class Result:
+    student: str
+    chapter: str
+    sha256: str
+    status: str = "graded"             # graded | malformed | wrong-chapter | error
+    exercises: dict[str, ExerciseResult] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)   # reported to learner and instructor
+    flags: list[str] = field(default_factory=list)      # for the instructor's attention
+    salt: int = 0
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises.values())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Result":
+        raw = json.loads(text)
+        raw["exercises"] = {k: ExerciseResult(**v) for k, v in raw["exercises"].items()}
+        return cls(**raw)
+
+
+# ----------------------------------------------------------------------------- 1. load
+def source_notebook(chapter: str) -> nbformat.NotebookNode:
+    return nbformat.read(str(SOLUTIONS / chapter / f"{chapter}.ipynb"), as_version=4)
+
+
+def _grade_ids(nb) -> list[str]:
+    return [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells
+            if isinstance(c, dict) and c.get("metadata", {}).get("nbgrader", {}).get("grade_id")]
+
+
+def exercises_of(source) -> dict[str, float]:
+    """exercise -> points, in notebook order, from the test cells `test_<exercise>`."""
+    out = {}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta["grade_id"].startswith("test_"):
+            out[meta["grade_id"][5:]] = float(meta["points"])
+    return out
+
+
+def load(data: bytes, chapter: str, source) -> tuple[nbformat.NotebookNode | None, str, str]:
+    """(notebook, status, problem). The notebook is None when it cannot be graded."""
+    try:
+        text = data.decode("utf-8-sig")       # a byte-order mark is fine
+    except UnicodeDecodeError:
+        return None, "malformed", "the file is not text (not a notebook)"
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as err:  # noqa: BLE001 - nbformat raises several kinds
+        return None, "malformed", f"the notebook cannot be read ({type(err).__name__}: " \
+                                  f"{' '.join(str(err).split())[:200]}); was it truncated?"
+    if not isinstance(nb.get("cells"), list) or not all(isinstance(c, dict) for c in nb.cells):
+        return None, "malformed", "the notebook has no list of cells"
+    mine = set(exercises_of(source))
+    theirs = set(_grade_ids(nb))
+    if mine and not (mine & theirs):
+        other = _which_chapter(theirs)
+        hint = f" it looks like {other}" if other else ""
+        return None, "wrong-chapter", f"this notebook has none of {chapter}'s exercises;{hint}"
+    return nb, "graded", ""
+
+
+def _which_chapter(grade_ids: set[str]) -> str:
+    from ..authoring.course import chapters
+    for ch in chapters():
+        if set(exercises_of(source_notebook(ch))) & grade_ids:
+            return ch
+    return ""
+
+
+# ----------------------------------------------------------------------------- 2. assemble
+def _text(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def assemble(learner, source, limits: sandbox.Limits = sandbox.Limits()) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The notebook to run: the source's cells, with each solution cell taken from the
+    learner (its first copy) preceded by the learner's own extra code cells."""
+    problems: list[str] = []
+    source_ids = {c.get("id") for c in source.cells}
+    solutions: dict[str, object] = {}
+    extras_before: dict[str, list] = {}
+    pending: list = []
+    kept_cells, kept_bytes, dropped = 0, 0, 0
+    for cell in learner.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+        gid = meta.get("grade_id")
+        is_answer = cell.get("cell_type") == "code" and meta.get("solution") and gid
+        is_extra = cell.get("cell_type") == "code" and not meta and cell.get("id") not in source_ids
+        if not (is_answer or is_extra) or (is_answer and gid in solutions):
+            if is_answer:
+                problems.append(f"grade id {gid!r} appears more than once: the first copy is graded")
+            continue
+        size = len(_text(cell).encode())
+        if kept_cells >= limits.cells or kept_bytes + size > limits.source_bytes:
+            dropped += 1
+            if not is_answer:
+                continue
+        kept_cells, kept_bytes = kept_cells + 1, kept_bytes + size
+        if is_answer:
+            solutions[gid] = cell
+            extras_before[gid], pending = pending, []
+        else:
+            pending.append(cell)
+    if dropped:
+        problems.append(f"{dropped} code cell(s) beyond the limits of {limits.cells} cells or "
+                        f"{limits.source_bytes // 1000} kB of code were left out")
+    out = nbformat.v4.new_notebook(metadata=source.metadata)
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if meta.get("solution") and gid:
+            for extra in extras_before.get(gid, []):
+                out.cells.append(nbformat.v4.new_code_cell(_text(extra), metadata={"learner": True}))
+            if gid in solutions:
+                mine = nbformat.v4.new_code_cell(_text(solutions[gid]))
+                mine.metadata["nbgrader"] = dict(meta)
+                mine.metadata["learner"] = True
+                out.cells.append(mine)
+            else:
+                problems.append(f"the answer cell {gid!r} is missing: graded as unanswered")
+                stub = nbformat.v4.new_code_cell(
+                    "raise NotImplementedError('answer cell missing from the submission')")
+                stub.metadata["nbgrader"] = dict(meta)
+                out.cells.append(stub)
+        else:
+            out.cells.append(nbformat.from_dict(cell))
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    missing_tests = [e for e in exercises_of(source) if f"test_{e}" not in _grade_ids(learner)]
+    if missing_tests:
+        problems.append("test cells were deleted and have been restored: " + ", ".join(missing_tests))
+    return out, problems
+
+
+def solution_notebook(chapter: str) -> nbformat.NotebookNode:
+    """The instructor's own solution, assembled like a submission: the batch's control."""
+    source = source_notebook(chapter)
+    return assemble(source, source)[0]
+
+
+# ----------------------------------------------------------------------------- 4. one worker
+def run_worker(nb: nbformat.NotebookNode, chapter: str, points: dict[str, float], salt: int,
+               limits: sandbox.Limits, executed: Path, *, data: Path | None = None) -> dict:
+    """Grade an assembled notebook in a worker process; returns its verdicts, or
+    {"fatal": reason} when it failed (died, hung, or could not set up the sandbox)."""
+    with tempfile.TemporaryDirectory(prefix="grade-job-") as tmp:
+        path = Path(tmp) / "submission.ipynb"
+        nbformat.write(nb, str(path))
+        os.chmod(tmp, 0o755)
+        job = {"notebook": str(path), "chapter": chapter, "salt": salt, "points": points,
+               "executed": str(executed), "limits": limits.to_dict(),
+               "data": str(data) if data else None}
+        budget = limits.total_seconds + limits.harvest_seconds * (len(points) + 1) + 120
+        env = {k: v for k, v in os.environ.items()}
+        try:
+            proc = subprocess.run([sys.executable, "-m", "autograder.grader.worker"],
+                                  input=json.dumps(job), capture_output=True, text=True,
+                                  timeout=budget, env=env, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return {"fatal": f"grading took longer than {budget} s and was stopped"}
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        try:
+            result = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            tail = proc.stderr.strip().splitlines()[-3:]
+            return {"fatal": f"the grading worker died (exit {proc.returncode}): {' / '.join(tail)[:500]}"}
+        return result
+
+
+# ----------------------------------------------------------------------------- one submission
+def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *, salt: int,
+              limits: sandbox.Limits = sandbox.Limits()) -> Result:
+    """Grade one submission file; never raises for anything the submission contains."""
+    start = time.time()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        result = Result(student, chapter, "", status="error", salt=salt,
+                        problems=[f"the file could not be read: {err}"])
+        return result
+    result = Result(student, chapter, hashlib.sha256(data).hexdigest(), salt=salt)
+    source = source_notebook(chapter)
+    points = exercises_of(source)
+    result.exercises = {e: ExerciseResult(e, p) for e, p in points.items()}
+    nb, status, problem = load(data, chapter, source)
+    if nb is None:
+        result.status, result.problems = status, [problem]
+        for r in result.exercises.values():
+            r.message = problem
+    else:
+        graded_nb, problems = assemble(nb, source, limits)
+        verdicts = run_worker(graded_nb, chapter, points, salt, limits,
+                              Path(out_dir) / "executed" / f"{student}.ipynb")
+        result.problems = problems
+        if "fatal" in verdicts:
+            result.status = "error"
+            result.problems.append(verdicts["fatal"])
+        else:
+            result.problems += verdicts.get("problems", [])
+            result.flags = list(verdicts.get("flags", []))
+            for name, v in verdicts.get("exercises", {}).items():
+                if name in result.exercises:
+                    result.exercises[name] = ExerciseResult(name, points[name], float(v["score"]),
+                                                            str(v["message"]), v.get("in_kernel_passed"))
+            reasons = tamper.review([_text(c) for c in graded_nb.cells if c.metadata.get("learner")])
+            if reasons:
+                result.flags.append("learner code reaches outside its exercises (advice only: "
+                                    "grading is unaffected; worth a look): " + "; ".join(reasons))
+    result.seconds = round(time.time() - start, 2)
+    return result
+
+
+def result_path(out_dir: Path, student: str) -> Path:
+    return Path(out_dir) / f"{student}.json"
+
+
+def write_result(result: Result, out_dir: Path) -> None:
+    path = result_path(out_dir, result.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(result.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_result(out_dir: Path, student: str) -> Result | None:
+    path = result_path(out_dir, student)
+    try:
+        return Result.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+# ----------------------------------------------------------------------------- 3. control
+class ControlFailed(RuntimeError):
+    """The instructor's solution does not pass with any salt tried: nothing is graded."""
+
+
+def control(chapter: str, out_dir: Path, limits: sandbox.Limits, salt: int | None = None,
+            log=print) -> int:
+    """A salt on which the instructor's own solution gets full marks (the batch's control),
+    recorded in `batch.json`; a resumed batch keeps its salt."""
+    record = Path(out_dir) / "batch.json"
+    if salt is None and record.is_file():
+        try:
+            kept = json.loads(record.read_text())
+            if kept.get("control") == "passed":
+                return int(kept["salt"])
+        except (OSError, ValueError, KeyError):
+            pass
+    points = exercises_of(source_notebook(chapter))
+    tried: list[str] = []
+    for draw in range(SALT_DRAWS):
+        this = secrets.randbelow(10 ** 6) if salt is None else salt
+        verdicts = run_worker(solution_notebook(chapter), chapter, points, this, limits,
+                              Path(out_dir) / "executed" / "_control.ipynb")
+        if "fatal" in verdicts:
+            raise ControlFailed(f"the control run (the instructor's solution) could not be graded: "
+                                f"{verdicts['fatal']}")
+        failing = {e: v["message"] for e, v in verdicts["exercises"].items() if v["score"] != points[e]}
+        if not failing:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"salt": this, "control": "passed", "drawn": draw + 1,
+                                          "seconds": verdicts.get("seconds")}))
+            return this
+        first = next(iter(failing.items()))
+        tried.append(f"salt {this}: {', '.join(failing)} ({first[1].splitlines()[0][:200]})")
+        log(f"control: the instructor's solution fails {', '.join(failing)} with salt {this}; "
+            "drawing other inputs")
+        if salt is not None:
+            break
+    raise ControlFailed("the instructor's own solution does not get full marks on the inputs "
+                        "drawn for this batch, so nobody was graded (a check that the reference "
+                        "fails is the check's fault, not the learners'): " + "; ".join(tried))
+
+
+# ----------------------------------------------------------------------------- 5. a batch
+def grade_batch(chapter: str, submissions: dict[str, Path], out_dir: Path, *, workers: int = 2,
+                limits: sandbox.Limits = sandbox.Limits(), salt: int | None = None,
+                show_progress: bool = True) -> dict[str, Result]:
+    """Grade {student: notebook path} in parallel; submissions whose result already exists
+    for the same file contents (and salt) are not graded again."""
+    from ..learner.plotting import progress
+
+    out_dir = Path(out_dir)
+    salt = control(chapter, out_dir, limits, salt, log=print if show_progress else (lambda *a: None))
+    done: dict[str, Result] = {}
+    todo = []
+    for student, path in sorted(submissions.items()):
+        old = read_result(out_dir, student)
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+        if old is not None and old.sha256 == digest and old.status != "error" and old.salt == salt:
+            done[student] = old
+        else:
+            todo.append((student, Path(path)))
+
+    def task(student: str, path: Path) -> Result:
+        try:
+            return grade_one(path, chapter, student, out_dir, salt=salt, limits=limits)
+        except Exception as err:  # noqa: BLE001 - a grader fault is that submission's error
+            return Result(student, chapter, "", status="error", salt=salt,
+                          problems=[f"the grader failed on this submission: {type(err).__name__}: {err}"])
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(task, s, p) for s, p in todo]
+            bar = progress(as_completed(futures), desc=f"grading {chapter}", total=len(futures)) \
+                if show_progress else as_completed(futures)
+            for fut in bar:
+                r = fut.result()
+                write_result(r, out_dir)
+                done[r.student] = r
+    return done

@@ -1,0 +1,796 @@
+# %% [markdown]
+# # Chapter 07 · Custom and dynamic modules
+#
+# Until now we built networks from parts PyTorch gives us: `nn.Linear`, `nn.ReLU`,
+# `nn.Sequential`. Sooner or later you need a part that does not exist yet: a layer with
+# an unusual formula, a block that reuses its weights, a network whose shape changes from
+# one call to the next. This chapter shows how to write such parts yourself, and then uses
+# that skill to write convolution and pooling by hand and to assemble LeNet.
+#
+# You will write:
+#
+# 1. `TwoLayerNet`: our two-layer net as a class of its own,
+# 2. `CenteredLayer`: a layer with no parameters at all,
+# 3. `ListDense` and `DictDense`: parameters kept in `nn.ParameterList` / `nn.ParameterDict`,
+# 4. `DynamicNet`: a net that picks its depth at random on every call and reuses one layer,
+# 5. `corr2d(X, K)` and `Conv2D`: two-dimensional cross-correlation and a layer around it,
+# 6. `pool2d(X, size, mode)`: max and average pooling,
+# 7. `LeNet`: the classic convolutional network, checked shape by shape.
+#
+# **How grading works.** Each exercise has a cell for your code and a test cell after it
+# with a few visible checks. At submission, hidden checks build your module with seeded
+# weights, move it to every available device, and compare its outputs **and the gradients
+# of its parameters** with PyTorch's own functional operations (`F.linear`, `F.conv2d`,
+# `F.max_pool2d`, ...) computed from the very same weights. They also check that your
+# parameters are *registered* under the names the exercise gives. Run the same checks
+# yourself with `check("ch07.TwoLayerNet", TwoLayerNet)`, or all of them with the last cell.
+
+# %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
+import random
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograder import check, check_chapter, default_device, pick
+from autograder import loss_curve, progress
+
+torch.manual_seed(0)
+device = default_device()
+print("device:", device)
+
+# %% [markdown]
+# ## 1. A module is a class with `__init__` and `forward`
+#
+# `nn.Sequential` is convenient, but it can only run its layers one after the other. A
+# subclass of `nn.Module` can do anything Python can, and still behaves like every other
+# layer: you can call it, list its parameters, move it to a GPU, save it, nest it.
+#
+# Two methods are all you write:
+#
+# * `__init__` **creates** the parts that hold state (layers, parameters). Call
+#   `super().__init__()` first: it sets up the bookkeeping that lets the module find
+#   everything you assign to `self` afterwards.
+# * `forward(x)` **says how to use them**. You never call it directly: `model(x)` calls
+#   `forward` for you (and runs hooks around it). Autograd records whatever `forward` does,
+#   so you never write a backward pass for a module built from differentiable operations.
+#
+# Here is the `nn.Sequential` version of our two-layer net, with the names we have used
+# since chapter 01:
+
+# %%
+N, D_in, H, D_out = 64, 1000, 100, 10
+x = torch.randn(N, D_in)
+y = torch.randn(N, D_out)
+
+seq = nn.Sequential(nn.Linear(D_in, H), nn.ReLU(), nn.Linear(H, D_out))
+print(seq)
+print("output:", tuple(seq(x).shape))
+for name, p in seq.named_parameters():
+    print(f"{name:10s} {tuple(p.shape)}")
+
+
+# %% [markdown]
+# The names `0.weight`, `2.bias` are positions in the sequence. A class of our own chooses
+# better ones: **every `nn.Module` or `nn.Parameter` assigned to an attribute of `self`
+# is registered under that attribute's name.** That registration is what
+# `model.parameters()` (which the optimiser receives), `model.to(device)` and
+# `model.state_dict()` rely on.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_02", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 1 · `TwoLayerNet(D_in, H, D_out)` (2 points)
+#
+# Write a subclass of `nn.Module` whose constructor takes `(D_in, H, D_out)` and creates
+# exactly two layers, `self.linear1 = nn.Linear(D_in, H)` and `self.linear2 = nn.Linear(H, D_out)`.
+# `forward(x)` returns `linear2(relu(linear1(x)))` for a batch `x` of shape `(N, D_in)`.
+# (The parameter names are then `linear1.weight`, `linear1.bias`, `linear2.weight`, `linear2.bias`.)
+
+# %% nbgrader={"grade": false, "grade_id": "TwoLayerNet", "locked": false, "schema_version": 3, "solution": true}
+class TwoLayerNet(nn.Module):
+    """Two fully connected layers with a ReLU between them."""
+
+    def __init__(self, D_in, H, D_out):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.linear1 = nn.Linear(D_in, H)
+        self.linear2 = nn.Linear(H, D_out)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        h_relu = self.linear1(x).clamp(min=0)
+        return self.linear2(h_relu)
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_TwoLayerNet", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+torch.manual_seed(1)
+net_t = TwoLayerNet(3, 4, 2)
+names_t = [name for name, _ in net_t.named_parameters()]
+assert names_t == ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"], \
+    f"expected the parameters linear1.weight, linear1.bias, linear2.weight, linear2.bias; got {names_t}"
+x_t = torch.randn(5, 3)
+y_t = net_t(x_t)
+assert y_t.shape == (5, 2), f"a batch of 5 should give an output of shape (5, 2), got {tuple(y_t.shape)}"
+expected_t = net_t.linear2(torch.relu(net_t.linear1(x_t)))
+assert torch.allclose(y_t, expected_t), "forward should return linear2(relu(linear1(x)))"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.TwoLayerNet", TwoLayerNet)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Layers without parameters
+#
+# A layer does not need weights. Anything you want to reuse as a step of a network, a
+# fixed transformation, a reshape, a normalisation, can be a module with an empty
+# `__init__` (just `super().__init__()`) and a `forward`. Because it has no parameters,
+# `.to(device)` has nothing to move: the layer simply works on whatever tensor it is given,
+# wherever that tensor lives.
+#
+# A **centring layer** subtracts the mean from its input, so that its output has mean zero.
+# It will still pass gradients backwards: autograd differentiates through `X.mean()` too
+# (the gradient of $X - \bar X$ is $g - \bar g$, not $g$).
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_03", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 2 · `CenteredLayer()` (1 point)
+#
+# A module with no constructor arguments and **no parameters**; `forward(X)` returns
+# `X` minus the mean of **all** its elements (one number), for a tensor `X` of any shape.
+
+# %% nbgrader={"grade": false, "grade_id": "CenteredLayer", "locked": false, "schema_version": 3, "solution": true}
+class CenteredLayer(nn.Module):
+    """Subtracts the mean of all elements: the output has mean zero."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, X):
+        ### BEGIN SOLUTION
+        return X - X.mean()
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_CenteredLayer", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+layer_t = CenteredLayer()
+out_t = layer_t(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]))
+assert torch.allclose(out_t, torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])), \
+    f"[1, 2, 3, 4, 5] minus its mean 3 is [-2, -1, 0, 1, 2], got {out_t}"
+assert len(list(layer_t.parameters())) == 0, "a centring layer has no parameters"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.CenteredLayer", CenteredLayer)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Since it is a module, it slots into `nn.Sequential` like any built-in layer. After a
+# linear layer, the output of the whole stack has mean (almost) zero: the tiny remainder
+# is float32 rounding.
+
+# %%
+stack = nn.Sequential(nn.Linear(8, 128), CenteredLayer())
+print(f"mean of the output: {stack(torch.rand(4, 8)).mean().item():.2e}")
+
+
+# %% [markdown]
+# ## 3. Parameters you create yourself
+#
+# `nn.Linear` creates its own weights. When you need a weight of your own, wrap a tensor
+# in `nn.Parameter` and assign it to `self`: that is the registration. A plain tensor
+# assigned to `self` is **not** registered, and the difference matters in three places at
+# once, as this demo shows:
+
+# %%
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.registered = nn.Parameter(torch.ones(3))   # a parameter
+        self.hidden = torch.ones(3)                     # just a tensor
+
+m = Scale()
+print("parameters():", [name for name, _ in m.named_parameters()])
+print("state_dict():", list(m.state_dict()))
+if torch.cuda.is_available():
+    m.to("cuda")
+    print("after .to('cuda'):", m.registered.device, "vs", m.hidden.device)
+
+
+# %% [markdown]
+# The optimiser gets `model.parameters()`, so `hidden` would never be trained; it would not
+# be saved; and it would stay on the CPU while the rest of the model moves to the GPU.
+#
+# What if you want a *variable number* of weights? A Python list of parameters has the
+# same problem as the plain tensor: the module does not look inside lists. PyTorch's
+# containers **`nn.ParameterList`** and **`nn.ParameterDict`** do register what they hold,
+# under the names `<attribute>.<index>` and `<attribute>.<key>`.
+
+# %%
+class Hidden(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.plain = [nn.Parameter(torch.ones(2)) for _ in range(3)]
+        self.good = nn.ParameterList([nn.Parameter(torch.ones(2)) for _ in range(3)])
+
+print([name for name, _ in Hidden().named_parameters()])
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_04", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 3 · `ListDense(sizes)` (2 points)
+#
+# `sizes` is a list `[D_0, D_1, ..., D_k]`. Keep `k` weight matrices in
+# `self.params = nn.ParameterList(...)`, where `self.params[i]` has shape
+# `(sizes[i], sizes[i + 1])` (no biases; initial values are up to you, e.g.
+# `torch.randn(a, b) / a ** 0.5`). `forward(x)` multiplies `x` (shape `(N, D_0)`) by each
+# matrix in turn, `x = x @ W`, with a ReLU after every matrix **except the last**.
+
+# %% nbgrader={"grade": false, "grade_id": "ListDense", "locked": false, "schema_version": 3, "solution": true}
+class ListDense(nn.Module):
+    """A stack of bias-free dense layers kept in a ParameterList."""
+
+    def __init__(self, sizes):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.params = nn.ParameterList(
+            [nn.Parameter(torch.randn(a, b) / a ** 0.5) for a, b in zip(sizes[:-1], sizes[1:])])
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        for i, W in enumerate(self.params):
+            x = x @ W
+            if i < len(self.params) - 1:
+                x = torch.relu(x)
+        return x
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_ListDense", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+torch.manual_seed(2)
+dense_t = ListDense([4, 3, 2])
+shapes_t = [(name, tuple(p.shape)) for name, p in dense_t.named_parameters()]
+assert shapes_t == [("params.0", (4, 3)), ("params.1", (3, 2))], \
+    f"expected params.0 of shape (4, 3) and params.1 of shape (3, 2), got {shapes_t}"
+x_t = torch.randn(5, 4)
+expected_t = torch.relu(x_t @ dense_t.params[0]) @ dense_t.params[1]
+assert torch.allclose(dense_t(x_t), expected_t, atol=1e-6), \
+    "forward should compute relu(x @ params[0]) @ params[1] for two matrices"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.ListDense", ListDense)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# A `ParameterDict` does the same with names instead of positions. One use: a model with
+# several **heads** sharing one input, where each call chooses which head to use.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_05", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 4 · `DictDense(D_in, heads)` (2 points)
+#
+# `heads` is a dict `{name: D_out}`. Keep one weight matrix per head in
+# `self.params = nn.ParameterDict(...)`, with `self.params[name]` of shape `(D_in, D_out)`
+# (no biases; any initial values). `forward(x, choice)` returns `x @ self.params[choice]`.
+
+# %% nbgrader={"grade": false, "grade_id": "DictDense", "locked": false, "schema_version": 3, "solution": true}
+class DictDense(nn.Module):
+    """Several bias-free heads in a ParameterDict; forward uses the chosen one."""
+
+    def __init__(self, D_in, heads):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.params = nn.ParameterDict(
+            {name: nn.Parameter(torch.randn(D_in, d_out)) for name, d_out in heads.items()})
+        ### END SOLUTION
+
+    def forward(self, x, choice):
+        ### BEGIN SOLUTION
+        return x @ self.params[choice]
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_DictDense", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+torch.manual_seed(3)
+heads_t = DictDense(4, {"linear1": 4, "linear2": 1, "linear3": 2})
+shapes_t = {name: tuple(p.shape) for name, p in heads_t.named_parameters()}
+assert shapes_t == {"params.linear1": (4, 4), "params.linear2": (4, 1), "params.linear3": (4, 2)}, \
+    f"expected params.linear1 (4, 4), params.linear2 (4, 1), params.linear3 (4, 2), got {shapes_t}"
+x_t = torch.randn(3, 4)
+assert heads_t(x_t, "linear3").shape == (3, 2), "forward(x, 'linear3') should have shape (3, 2)"
+assert torch.allclose(heads_t(x_t, "linear2"), x_t @ heads_t.params["linear2"]), \
+    "forward(x, 'linear2') should be x @ self.params['linear2']"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.DictDense", DictDense)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Nested modules and `nn.ModuleList`
+#
+# Modules hold modules: an attribute that is itself a module is registered with all of its
+# parameters, under dotted names. So blocks compose: a block of layers, a network of blocks.
+# For a variable number of sub-modules, `nn.ModuleList` is to modules what `ParameterList` is
+# to parameters (and a plain list hides them, exactly as before).
+
+# %%
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.linear = nn.Linear(width, width)
+
+    def forward(self, x):
+        return torch.relu(self.linear(x))
+
+
+class Tower(nn.Module):
+    def __init__(self, width, n_blocks):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(width) for _ in range(n_blocks)])
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+tower = Tower(width=8, n_blocks=3)
+print(tower)
+print([name for name, _ in tower.named_parameters()])
+print("output:", tuple(tower(torch.randn(2, 8)).shape))
+
+
+# %% [markdown]
+# ## 5. A dynamic network, and a layer used several times
+#
+# PyTorch builds the graph of a computation *while* `forward` runs, so `forward` may use
+# ordinary Python control flow: an `if`, a loop whose length changes from call to call. The
+# classic example (from Justin Johnson's PyTorch examples) is a net whose depth is drawn at
+# random on each call, and whose hidden layers are **one and the same layer** used again.
+#
+# What happens to the gradient of a layer used three times? Write its weight $W$ three
+# times in the forward pass: $h_1 = f(h_0 W)$, $h_2 = f(h_1 W)$, $h_3 = f(h_2 W)$. The loss
+# depends on $W$ through all three uses, so by the chain rule
+# $\partial L/\partial W$ is the **sum** of the three contributions. Autograd does this for
+# you: `.grad` accumulates over every use. (This is also why you zero gradients between
+# optimiser steps: `.grad` is always a running sum.)
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_06", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 5 · `DynamicNet(D_in, H, D_out)` (3 points)
+#
+# Create three layers: `self.input_linear = nn.Linear(D_in, H)`,
+# `self.middle_linear = nn.Linear(H, H)` and `self.output_linear = nn.Linear(H, D_out)`.
+# `forward(x, depth=None)`:
+# 1. `h = relu(input_linear(x))`;
+# 2. if `depth` is `None`, draw it **on every call** with `random.randint(0, 3)` (0, 1, 2 or 3);
+# 3. apply `h = relu(middle_linear(h))` exactly `depth` times (the *same* layer each time);
+# 4. return `output_linear(h)`.
+#
+# The `depth` argument lets the tests (and you) run the net at a chosen depth.
+
+# %% nbgrader={"grade": false, "grade_id": "DynamicNet", "locked": false, "schema_version": 3, "solution": true}
+class DynamicNet(nn.Module):
+    """Input layer, a random number of uses of one shared middle layer, output layer."""
+
+    def __init__(self, D_in, H, D_out):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.input_linear = nn.Linear(D_in, H)
+        self.middle_linear = nn.Linear(H, H)
+        self.output_linear = nn.Linear(H, D_out)
+        ### END SOLUTION
+
+    def forward(self, x, depth=None):
+        ### BEGIN SOLUTION
+        h_relu = self.input_linear(x).clamp(min=0)
+        if depth is None:
+            depth = random.randint(0, 3)
+        for _ in range(depth):
+            h_relu = self.middle_linear(h_relu).clamp(min=0)
+        return self.output_linear(h_relu)
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_DynamicNet", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+torch.manual_seed(4)
+dyn_t = DynamicNet(3, 5, 2)
+assert len(list(dyn_t.parameters())) == 6, \
+    "three nn.Linear layers give 6 parameters; the middle layer is created once and reused"
+x_t = torch.randn(4, 3)
+h_t = torch.relu(dyn_t.input_linear(x_t))
+h_t = torch.relu(dyn_t.middle_linear(torch.relu(dyn_t.middle_linear(h_t))))
+assert torch.allclose(dyn_t(x_t, depth=2), dyn_t.output_linear(h_t), atol=1e-6), \
+    "with depth=2 the middle layer must be applied exactly twice"
+assert dyn_t(x_t).shape == (4, 2), "forward(x) without a depth should still return shape (N, D_out)"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.DynamicNet", DynamicNet)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Let us *see* the sum. Run the net at depth 3, then compute the three contributions of
+# the middle layer separately, with three independent copies of its weight in a functional
+# version of the same net: their gradients add up to `.grad` of the shared weight.
+
+# %%
+torch.manual_seed(5)
+dyn = DynamicNet(4, 6, 2)
+x_s = torch.randn(3, 4)
+dyn(x_s, depth=3).sum().backward()
+
+copies = [dyn.middle_linear.weight.detach().clone().requires_grad_() for _ in range(3)]
+h = torch.relu(dyn.input_linear(x_s))
+for W in copies:
+    h = torch.relu(F.linear(h, W, dyn.middle_linear.bias))
+dyn.output_linear(h).sum().backward()
+total = sum(W.grad for W in copies)
+print("shared .grad equals the sum of the three uses:",
+      torch.allclose(dyn.middle_linear.weight.grad, total, atol=1e-6))
+
+
+# %% [markdown]
+# ## 6. Convolutions written by hand
+#
+# A fully connected layer looks at every input at once. For images that is wasteful (a
+# 28 x 28 picture would need 784 weights per hidden unit) and it ignores that nearby pixels
+# belong together. A **convolutional** layer instead slides a small kernel `K` of
+# `kh x kw` weights over the image and computes, at every position, the sum of the
+# products of the kernel with the window under it:
+#
+# $$Y[i, j] = \sum_{a < k_h} \sum_{b < k_w} X[i + a, j + b]\, K[a, b]$$
+#
+# Strictly speaking this is **cross-correlation**: a mathematical convolution flips the
+# kernel first. Deep-learning libraries (PyTorch's `F.conv2d` included) compute the
+# cross-correlation and call it convolution; since the kernel is learned, the flip makes no
+# difference. A `kh x kw` kernel fits `h - kh + 1` times down and `w - kw + 1` times across
+# an `h x w` input: that is the output's shape.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_07", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 6 · `corr2d(X, K)` (2 points)
+#
+# Return the 2-D cross-correlation of a 2-D tensor `X` (shape `(h, w)`) with a 2-D kernel
+# `K` (shape `(kh, kw)`): a tensor of shape `(h - kh + 1, w - kw + 1)` with the formula
+# above, on `X`'s device and with `X`'s dtype. Loops over the output positions are fine;
+# do not call `F.conv2d` or `nn.Conv2d`. Gradients must flow to both `X` and `K`.
+
+# %% nbgrader={"grade": false, "grade_id": "corr2d", "locked": false, "schema_version": 3, "solution": true}
+def corr2d(X, K):
+    """2-D cross-correlation of X with the kernel K (no padding, stride 1)."""
+    ### BEGIN SOLUTION
+    kh, kw = K.shape
+    Y = torch.zeros(X.shape[0] - kh + 1, X.shape[1] - kw + 1, dtype=X.dtype, device=X.device)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
+    return Y
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_corr2d", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+X_t = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
+K_t = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+Y_t = corr2d(X_t, K_t)
+assert Y_t.shape == (2, 2), f"a 2 x 2 kernel on a 3 x 3 input gives a 2 x 2 output, got {tuple(Y_t.shape)}"
+assert torch.allclose(Y_t, torch.tensor([[19.0, 25.0], [37.0, 43.0]])), \
+    f"expected [[19, 25], [37, 43]] (e.g. 0*0 + 1*1 + 3*2 + 4*3 = 19), got {Y_t}"
+assert corr2d(torch.ones(4, 6), torch.ones(2, 3)).shape == (3, 4), \
+    "a (2, 3) kernel on a (4, 6) input gives shape (3, 4): rows first, then columns"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.corr2d", corr2d)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# What is a kernel good for? The kernel `[[1, -1]]` computes the difference of horizontally
+# neighbouring pixels: zero on flat regions, non-zero exactly where the intensity changes.
+# It is a vertical-edge detector:
+
+# %%
+img = torch.ones(6, 8)
+img[:, 2:6] = 0                       # a dark band in a bright image
+edges = corr2d(img, torch.tensor([[1.0, -1.0]]))
+fig, ax = plt.subplots(1, 2, figsize=(8, 2.6))
+ax[0].imshow(img, cmap="gray")
+ax[0].set_title("input")
+ax[1].imshow(edges, cmap="coolwarm", vmin=-1, vmax=1)
+ax[1].set_title("corr2d with [[1, -1]]: the edges")
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# A convolutional **layer** wraps the kernel as a parameter, adds a scalar bias, and lets
+# gradient descent find the kernel: nobody has to design edge detectors by hand.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_08", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 7 · `Conv2D(kernel_size)` (2 points)
+#
+# A module whose constructor takes `kernel_size = (kh, kw)` and registers
+# `self.weight`, an `nn.Parameter` of shape `(kh, kw)` (e.g. `torch.rand(kernel_size)`), and
+# `self.bias`, an `nn.Parameter` of shape `(1,)` (e.g. zeros). `forward(x)` returns
+# `corr2d(x, self.weight) + self.bias` for a 2-D input `x`.
+# (The hidden checks grade this module with PyTorch's own cross-correlation in place of
+# your `corr2d`, so a mistake there is not counted twice.)
+
+# %% nbgrader={"grade": false, "grade_id": "Conv2D", "locked": false, "schema_version": 3, "solution": true}
+class Conv2D(nn.Module):
+    """A 2-D convolutional layer (single channel) with a learned kernel and bias."""
+
+    def __init__(self, kernel_size):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(kernel_size))
+        self.bias = nn.Parameter(torch.zeros(1))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return corr2d(x, self.weight) + self.bias
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_Conv2D", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+conv_t = Conv2D((1, 2))
+shapes_t = {name: tuple(p.shape) for name, p in conv_t.named_parameters()}
+assert shapes_t == {"weight": (1, 2), "bias": (1,)}, \
+    f"expected parameters weight (1, 2) and bias (1,), got {shapes_t}"
+with torch.no_grad():
+    conv_t.weight.copy_(torch.tensor([[1.0, -1.0]]))
+    conv_t.bias.fill_(0.5)
+# PyTorch's cross-correlation stands in for your corr2d here, so this cell tests Conv2D alone.
+_your_corr2d = globals().get("corr2d")
+corr2d = lambda X, K: F.conv2d(X[None, None], K[None, None])[0, 0]
+try:
+    out_t = conv_t(torch.tensor([[1.0, 1.0, 0.0]]))
+finally:
+    corr2d = _your_corr2d
+assert out_t.shape == (1, 2), f"a (1, 3) input and a (1, 2) kernel give shape (1, 2), got {tuple(out_t.shape)}"
+assert torch.allclose(out_t, torch.tensor([[0.5, 1.5]])), \
+    f"[1 - 1, 1 - 0] plus the bias 0.5 is [[0.5, 1.5]], got {out_t}"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.Conv2D", Conv2D)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Can the layer *learn* the edge detector? We give it the image and the edges we computed
+# above, start from a random kernel, and minimise the mean squared error with plain
+# gradient descent. The learned kernel should come out close to `[[1, -1]]` (and the bias
+# near 0). (With the *sum* of the 42 squared errors instead of their mean, the same step
+# size would be 42 times too large and the weights would blow up: try it.)
+
+# %%
+torch.manual_seed(6)
+conv = Conv2D((1, 2))
+lr, steps = 0.5, pick(full=100, quick=40)
+history = []
+for step in progress(range(steps), desc="learning the kernel"):
+    loss = ((conv(img) - edges) ** 2).mean()
+    conv.zero_grad()
+    loss.backward()
+    with torch.no_grad():
+        for p in conv.parameters():
+            p -= lr * p.grad
+    history.append(loss.item())
+print("learned kernel:", conv.weight.data.numpy().round(3), " bias:", round(conv.bias.item(), 3))
+loss_curve(history, title="Learning a 1 x 2 kernel")
+plt.show()
+
+
+# %% [markdown]
+# ## 7. Pooling
+#
+# A convolution tells *where* a pattern is, pixel by pixel; often we only care whether it
+# is present *somewhere nearby*. A **pooling** layer summarises each window by one number,
+# its maximum (**max pooling**: "is the pattern here at all?") or its mean (**average
+# pooling**: "how much of it is here?"). It has no parameters, and it makes the result less
+# sensitive to small shifts of the input. Pooling usually also steps over the input with a
+# stride equal to the window, which halves the resolution for 2 x 2 windows; here, to keep
+# one formula with `corr2d`, the window slides one step at a time (stride 1).
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_09", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 8 · `pool2d(X, size, mode)` (2 points)
+#
+# `X` is a 2-D tensor `(h, w)`, `size = (p_h, p_w)` the window, `mode` either `"max"` or
+# `"avg"`. Return the tensor of shape `(h - p_h + 1, w - p_w + 1)` whose entry `[i, j]` is the
+# max (or the mean) of `X[i:i + p_h, j:j + p_w]`, with `X`'s dtype and device (stride 1, no
+# padding). Loops are fine; do not call `F.max_pool2d`, `F.avg_pool2d` or `nn.*Pool2d`.
+
+# %% nbgrader={"grade": false, "grade_id": "pool2d", "locked": false, "schema_version": 3, "solution": true}
+def pool2d(X, size, mode="max"):
+    """Max or average pooling of a 2-D tensor with a (p_h, p_w) window and stride 1."""
+    ### BEGIN SOLUTION
+    p_h, p_w = size
+    Y = torch.zeros(X.shape[0] - p_h + 1, X.shape[1] - p_w + 1, dtype=X.dtype, device=X.device)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            window = X[i:i + p_h, j:j + p_w]
+            Y[i, j] = window.max() if mode == "max" else window.mean()
+    return Y
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_pool2d", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+X_t = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
+assert torch.allclose(pool2d(X_t, (2, 2), "max"), torch.tensor([[4.0, 5.0], [7.0, 8.0]])), \
+    "max pooling of [[0, 1, 2], [3, 4, 5], [6, 7, 8]] with a 2 x 2 window is [[4, 5], [7, 8]]"
+assert torch.allclose(pool2d(X_t, (2, 2), "avg"), torch.tensor([[2.0, 3.0], [5.0, 6.0]])), \
+    "average pooling of the same input is [[2, 3], [5, 6]]"
+assert pool2d(X_t, (1, 2), "max").shape == (3, 2), "a (1, 2) window on a 3 x 3 input gives shape (3, 2)"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.pool2d", pool2d)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 8. LeNet: watching the shapes
+#
+# LeNet-5 (LeCun et al., 1998) read handwritten digits for banks and post offices. It is two
+# convolution blocks followed by three fully connected layers; every convolution and every
+# hidden dense layer is followed by a sigmoid (ReLU was not popular yet), and every block
+# by a 2 x 2 average pooling with stride 2. PyTorch's `nn.Conv2d` works on batches of
+# multi-channel images `(N, C, h, w)`: each of its `C_out` kernels spans all `C_in` input
+# channels, so its weight has shape `(C_out, C_in, kh, kw)`.
+#
+# The hard part of such a network is getting the sizes right, and they follow from one
+# rule: a `k x k` kernel with padding `p` turns a side of `n` into `n + 2p - k + 1`, and a
+# pooling with window and stride 2 halves it. For a 28 x 28 image:
+#
+# | layer | output shape |
+# |---|---|
+# | input | (N, 1, 28, 28) |
+# | Conv2d(1, 6, 5, padding=2), Sigmoid | (N, 6, 28, 28) |
+# | AvgPool2d(2, 2) | (N, 6, 14, 14) |
+# | Conv2d(6, 16, 5), Sigmoid | (N, 16, 10, 10) |
+# | AvgPool2d(2, 2) | (N, 16, 5, 5) |
+# | Flatten | (N, 400) |
+# | Linear(400, 120), Sigmoid | (N, 120) |
+# | Linear(120, 84), Sigmoid | (N, 84) |
+# | Linear(84, 10) | (N, 10) |
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_10", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 9 · `LeNet()` (3 points)
+#
+# A module with no constructor arguments that keeps its layers in
+# `self.net = nn.Sequential(...)`, **in this order** (12 layers, indices 0 to 11):
+# `nn.Conv2d(1, 6, kernel_size=5, padding=2)`, `nn.Sigmoid()`, `nn.AvgPool2d(kernel_size=2, stride=2)`,
+# `nn.Conv2d(6, 16, kernel_size=5)`, `nn.Sigmoid()`, `nn.AvgPool2d(kernel_size=2, stride=2)`,
+# `nn.Flatten()`, `nn.Linear(16 * 5 * 5, 120)`, `nn.Sigmoid()`, `nn.Linear(120, 84)`,
+# `nn.Sigmoid()`, `nn.Linear(84, 10)`. `forward(x)` returns `self.net(x)` for `x` of shape
+# `(N, 1, 28, 28)`. The checks compare the output of every stage.
+
+# %% nbgrader={"grade": false, "grade_id": "LeNet", "locked": false, "schema_version": 3, "solution": true}
+class LeNet(nn.Module):
+    """LeNet-5 for 28 x 28 single-channel images."""
+
+    def __init__(self):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+            nn.Linear(120, 84), nn.Sigmoid(),
+            nn.Linear(84, 10))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return self.net(x)
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_LeNet", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+lenet_t = LeNet()
+assert lenet_t(torch.rand(2, 1, 28, 28)).shape == (2, 10), "LeNet maps (2, 1, 28, 28) to (2, 10)"
+n_t = sum(p.numel() for p in lenet_t.parameters())
+assert n_t == 61706, f"LeNet has 61706 parameters, yours has {n_t}"
+print("visible checks passed")
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.LeNet", LeNet)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Print the shape after every layer, as the table predicted, and count where the parameters
+# are: most of them sit in the first dense layer, not in the convolutions.
+
+# %%
+lenet = LeNet()
+X = torch.rand(1, 1, 28, 28)
+for layer in lenet.net:
+    X = layer(X)
+    n_params = sum(p.numel() for p in layer.parameters())
+    print(f"{layer.__class__.__name__:10s} output {str(tuple(X.shape)):18s} parameters {n_params}")
+
+# %% [markdown]
+# ## 9. AlexNet's shapes (a demo, no training)
+#
+# AlexNet (2012) is the network that started the deep-learning boom: the same ingredients as
+# LeNet, much bigger, with ReLU, max pooling and dropout, for 224 x 224 images. We only want
+# its shapes, so we build it on the **meta** device: a meta tensor has a shape and a dtype but
+# no data, so the 46 million weights cost no memory and the forward pass no arithmetic, and
+# yet every layer reports the shape it would produce. (Here with one input channel, as for
+# Fashion-MNIST resized to 224 x 224.)
+
+# %%
+with torch.device("meta"):
+    alexnet = nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
+        nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 10))
+    X = torch.empty(1, 1, 224, 224)
+    for layer in alexnet:
+        X = layer(X)
+        print(f"{layer.__class__.__name__:10s} output {tuple(X.shape)}")
+print(f"{sum(p.numel() for p in alexnet.parameters()):,} parameters")
+
+
+# %% [markdown]
+# ## 10. A normalisation layer by hand
+#
+# Deep networks train better when the inputs of each layer stay on a similar scale. A
+# normalisation layer subtracts the mean and divides by the standard deviation, computed
+# over some dimension(s): over the **features of each example** (layer normalisation) or
+# over the **batch, for each feature** (batch normalisation, which also keeps running
+# statistics for evaluation; we leave that out). The `eps` avoids dividing by zero. It is
+# `CenteredLayer` plus a division, and the choice of `dim` is what distinguishes the two
+# famous layers. We check both against PyTorch's own functions.
+
+# %%
+class Normalize(nn.Module):
+    """(X - mean) / sqrt(var + eps) over `dim`, with a learned scale and shift per feature."""
+
+    def __init__(self, num_features, dim, eps=1e-5):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.gamma = nn.Parameter(torch.ones(num_features))
+        self.beta = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, X):
+        mean = X.mean(dim=self.dim, keepdim=True)
+        var = X.var(dim=self.dim, unbiased=False, keepdim=True)
+        return self.gamma * (X - mean) / torch.sqrt(var + self.eps) + self.beta
+
+
+Z = torch.randn(8, 5) * 3 + 2
+as_layer_norm = Normalize(5, dim=1)(Z)
+as_batch_norm = Normalize(5, dim=0)(Z)
+print("dim=1 matches F.layer_norm:", torch.allclose(as_layer_norm, F.layer_norm(Z, (5,)), atol=1e-5))
+print("dim=0 matches F.batch_norm:", torch.allclose(
+    as_batch_norm, F.batch_norm(Z, None, None, training=True), atol=1e-5))
+print("per-feature means after dim=0:", as_batch_norm.mean(0).detach().numpy().round(4))
+
+# %% [markdown]
+# ## Check all your answers at once
+
+# %%
+check_chapter("ch07", globals());
+
+# %% [markdown]
+# ## What you can do now
+#
+# Any computation can be a module: write `__init__` to create and register its state,
+# `forward` to use it, and let autograd do the backward pass, however dynamic the forward.
+# Keep parameters where the module can see them (attributes, `ParameterList`,
+# `ParameterDict`, `ModuleList`), and a layer used several times collects the sum of its
+# gradients. With convolution and pooling understood from the inside, the next chapters use
+# PyTorch's fast built-in versions (`nn.Conv2d`, `nn.MaxPool2d`) to train such networks.

@@ -24,7 +24,7 @@ from textwrap import dedent
 
 import nbformat
 
-from autograder.course import Course, cell_error
+from autograder.authoring.course import Course, cell_error
 
 MUTANTS_DIR = Path(__file__).parent / "mutants"
 
@@ -177,6 +177,7 @@ def learner_namespace(source: nbformat.NotebookNode, workdir: Path,
         code = cell.source
         if meta.get("solution") and replace and meta["grade_id"] in replace:
             code = dedent(replace[meta["grade_id"]]).strip()
+        workdir.mkdir(parents=True, exist_ok=True)
         path = workdir / f"cell_{index:03d}.py"
         path.write_text(code + "\n")
         exec(compile(code, str(path), "exec"), ns)  # noqa: S102 - the course's own test data

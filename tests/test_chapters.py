@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.course import chapters
+from autograder.authoring.course import chapters
 from mutation import exercises, grade_chapter, load_variants, safe_variant_ids
 
 import nbformat
-from autograder.course import SOLUTIONS
+from autograder.authoring.course import SOLUTIONS
 
 CHAPTERS = chapters()
 MIN_MUTANTS, MIN_ALTERNATIVES = 3, 1

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.compare import FLOAT64, CheckFailure, Mistake, Tol, Where, compare, diagnose
-from autograder.values import Unusable, capture
+from autograder.grader.compare import FLOAT64, CheckFailure, Mistake, Tol, Where, compare, diagnose
+from autograder.learner.values import Unusable, capture
 
 W = Where("ex: the result", "cpu", "case 'c'")
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from autograder import available_devices, pick, quick_mode
-from autograder.compare import CheckFailure
-from autograder.gradients import (autograd_grads, finite_difference_check, gradcheck,
+from autograder.grader.compare import CheckFailure
+from autograder.grader.gradients import (autograd_grads, finite_difference_check, gradcheck,
                                   numeric_gradient, relative_error)
-from autograder.static import ForbiddenCalls, NoLoops, NoModule, check_source
+from autograder.grader.static import ForbiddenCalls, NoLoops, NoModule, check_source
 
 
 def loopy(a):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import values
-from autograder.values import Unusable
+from autograder.learner import values
+from autograder.learner.values import Unusable
 
 
 class AlwaysEqual:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import data
+from autograder.learner import data
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_MIRROR = Path("/work/shared/data")

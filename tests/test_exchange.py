@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sandbox
-from autograder.course import REPO, SOLUTIONS
+from autograder.grader import sandbox
+from autograder.authoring.course import REPO, SOLUTIONS
 from mutation import Submission, build_notebook
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("exchange")]

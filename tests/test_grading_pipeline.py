@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sandbox
-from autograder.collect import collect_lms, student_id
-from autograder.course import RELEASE, REPO, SOLUTIONS
-from autograder.grading import grade_batch, read_result
+from autograder.grader import sandbox
+from autograder.grader.collect import collect_lms, student_id
+from autograder.authoring.course import RELEASE, REPO, SOLUTIONS
+from autograder.grader.grading import grade_batch, read_result
 from mutation import Submission, build_notebook, load_variants
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("pipeline"),

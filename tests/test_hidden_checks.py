@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from autograder import CheckFailure, check
-from autograder.course import RELEASE, SOLUTIONS, chapters
+from autograder.authoring.course import RELEASE, SOLUTIONS, chapters
 from mutation import hidden_checks, learner_namespace, load_variants
 
 matplotlib.use("Agg")

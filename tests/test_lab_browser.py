@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import lab
-from autograder.course import RELEASE, REPO
+from autograder.authoring import lab
+from autograder.authoring.course import RELEASE, REPO
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import notebooks
-from autograder.course import RELEASE, SOLUTIONS, Course, chapters
+from autograder.authoring import notebooks
+from autograder.authoring.course import RELEASE, SOLUTIONS, Course, chapters
 
 CHAPTERS = chapters()
 ALL_NOTEBOOKS = sorted(SOLUTIONS.glob("*/*.ipynb")) + sorted(RELEASE.glob("*/*.ipynb"))
@@ -45,11 +45,23 @@ def test_source_follows_conventions(chapter):
     assert nb.metadata["kernelspec"]["name"] == notebooks.KERNELSPEC["name"]
 
 
+def test_every_chapter_has_its_text():
+    assert notebooks.text_chapters() == CHAPTERS
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_percent_text_round_trip(chapter):
-    nb = notebooks.read(SOLUTIONS / chapter / f"{chapter}.ipynb")
-    rebuilt = notebooks.from_percent(notebooks.to_percent(nb))
-    assert notebooks.dumps(rebuilt) == notebooks.dumps(notebooks.normalize(nb))
+def test_solutions_are_built_from_the_chapter_text(chapter):
+    """solutions/ must be exactly what `make release` builds from chapters/<chapter>.py."""
+    built = notebooks.from_text(notebooks.chapter_text(chapter).read_text(encoding="utf-8"))
+    committed = SOLUTIONS / chapter / f"{chapter}.ipynb"
+    assert notebooks.dumps(built) == committed.read_text(encoding="utf-8"), \
+        f"{committed} is stale: run `make release` and commit the result"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_text_round_trip(chapter):
+    text = notebooks.chapter_text(chapter).read_text(encoding="utf-8")
+    assert notebooks.to_text(notebooks.from_text(text)) == text
 
 
 @pytest.mark.nbgrader

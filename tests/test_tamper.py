@@ -6,8 +6,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.course import SOLUTIONS, chapters
-from autograder.tamper import review
+from autograder.authoring.course import SOLUTIONS, chapters
+from autograder.grader.tamper import review
 from mutation import load_variants
 
 

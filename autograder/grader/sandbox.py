@@ -106,7 +106,7 @@ class SandboxPolicy:
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": "/tmp/.matplotlib",
                "IPYTHONDIR": "/tmp/.ipython", "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter",
-               "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg",
+               "NBGRADER_EXECUTION": "autograde",
                # One math thread per kernel: the batch is parallel over submissions.
                "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
         if self.data is not None:

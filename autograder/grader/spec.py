@@ -83,6 +83,9 @@ class Spec:
     oracle_uses_outputs: bool = False
     # What an input that was changed in place means, for the message (default: generic).
     changed_hint: str = ""
+    # How many salts the sweep proves this spec on (tests/test_sweeps.py): hundreds where
+    # a case is cheap, tens where it trains.
+    sweep_salts: int = 100
 
     @property
     def chapter(self) -> str:

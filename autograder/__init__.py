@@ -16,7 +16,7 @@ import importlib
 # name -> learner-side module that defines it; imported on first use, so `import autograder`
 # stays cheap and never pulls in anything outside autograder.learner.
 _EXPORTS = {
-    "check": "api", "check_chapter": "api", "CheckFailure": "errors",
+    "check": "api", "check_chapter": "api", "needs": "api", "CheckFailure": "errors",
     "pick": "settings", "quick_mode": "settings",
     "available_devices": "devices", "default_device": "devices",
     "loss_curve": "plotting", "progress": "plotting",

@@ -29,11 +29,22 @@ from autograder.authoring.course import Course, cell_error
 MUTANTS_DIR = Path(__file__).parent / "mutants"
 
 
+# What kind of mistake a mutant is (issue-level bookkeeping, reported by bench/hints.py):
+KINDS = {
+    "value": "a wrong formula or value",
+    "rule": "breaks a rule the exercise text states (a forbidden construct or call)",
+    "contract": "breaks a stated contract no output shows (inputs changed, mode, identity, .grad, graph)",
+    "device": "a device mistake (shown without a GPU: meta device, default-device probe)",
+    "dependency": "right on its own, wrong through another exercise it calls",
+}
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     code: str
-    message: str = ""
+    message: str = ""      # mutants: a piece of the hint that names the cause
+    kind: str = "value"    # mutants: one of KINDS; alternatives: the freedom they use
 
 
 @dataclass(frozen=True)

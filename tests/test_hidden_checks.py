@@ -3,7 +3,8 @@ test calls passes on the solution and on every alternative answer, and fails on 
 mutant and on the untouched release, with the message the mutant declares.
 
 This proves that no hidden test "cannot fail": the visible asserts in the same cell are
-not what catches the mutants.
+not what catches the mutants. A mutant's declared message must appear in the failure's
+Hint: a learner is told the cause, not only that a value differs.
 """
 
 from __future__ import annotations
@@ -63,5 +64,7 @@ def test_hidden_check(tmp_path, monkeypatch, chapter, exercise, kind, variant):
     else:
         assert failures, f"the hidden checks of {exercise} pass on this {kind}"
         if variant is not None:
-            assert any(variant.message in f for f in failures), \
-                f"expected the message to mention {variant.message!r}; it was:\n{failures[0]}"
+            assert variant.message.strip(), f"mutant {variant.name!r} declares no message"
+            hints = [f.split("Hint:", 1)[1] for f in failures if "Hint:" in f]
+            assert any(variant.message in h for h in hints), \
+                f"the hint must name the cause ({variant.message!r}); the message was:\n{failures[0]}"

@@ -83,6 +83,9 @@ class Spec:
     oracle_uses_outputs: bool = False
     # What an input that was changed in place means, for the message (default: generic).
     changed_hint: str = ""
+    # (a piece of the learner's error message, the hint to show with it): e.g. a tensor
+    # created without device= meeting the inputs' device.
+    error_hints: tuple[tuple[str, str], ...] = ()
     # How many salts the sweep proves this spec on (tests/test_sweeps.py): hundreds where
     # a case is cheap, tens where it trains.
     sweep_salts: int = 100
@@ -185,8 +188,9 @@ def _error_message(spec: Spec, planned: Planned, context: str, error: str) -> st
     if error == NOT_ANSWERED or error.startswith("NotImplementedError"):
         return (f"{spec.exercise}: not answered yet\n"
                 "Hint: replace `raise NotImplementedError()` with your code and run the cell")
-    return (f"{spec.exercise} raised an error (device {planned.device}, {context})\n{error}\n"
-            "Hint: run your function on the visible example and read the traceback")
+    hint = next((h for piece, h in spec.error_hints if piece in error),
+                "run your function on the visible example and read the traceback")
+    return f"{spec.exercise} raised an error (device {planned.device}, {context})\n{error}\nHint: {hint}"
 
 
 def judge(planned: Planned, inputs: dict, observation: Any) -> None:

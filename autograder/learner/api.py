@@ -8,6 +8,7 @@ object the test cell graded, and the verdict is computed outside the kernel.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Any, Mapping
 
@@ -37,3 +38,29 @@ def check_chapter(chapter: str, namespace: Mapping[str, Any]) -> dict[str, str]:
         print("(grading kernel: every exercise is judged by the grader after the run)")
         return {}
     return grader.check_chapter(chapter, namespace)
+
+
+class needs(contextlib.ContextDecorator):
+    """A demo cell that uses exercises: `with needs("forward", "train"):`. While one of them
+    is not answered yet (or a cell above the demo was not run), the demo says so in one
+    line instead of failing with a traceback that points away from the cause."""
+
+    def __init__(self, *exercises: str):
+        self.exercises = exercises
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if kind is None:
+            return False
+        names = ", ".join(f"`{e}`" for e in self.exercises)
+        if issubclass(kind, NotImplementedError):
+            print(f"This demo uses {names}: answer the exercise first, then run this cell again.")
+            return True
+        if issubclass(kind, NameError):
+            missing = getattr(err, "name", None) or str(err)
+            print(f"This demo uses {names} and the cells above it ({missing} is not defined "
+                  "yet): run the notebook from the top, then this cell again.")
+            return True
+        return False

@@ -83,9 +83,12 @@ def check_source(obj: Any, rules: Iterable[Any], what: str) -> None:
         tree = ast.parse(source_of(obj))
     except SyntaxError as err:
         raise CheckFailure(f"{what}: the source does not parse: {err}") from None
-    problems = []
+    problems, whys = [], []
     for rule in rules:
         for v in rule.violations(tree):
             problems.append(f"{v}" + (f" ({rule.why})" if rule.why else ""))
+            if rule.why and rule.why not in whys:
+                whys.append(rule.why)
     if problems:
-        raise CheckFailure(f"{what}: the code breaks this exercise's rules\n" + "\n".join(problems))
+        hint = f"\nHint: {'; '.join(whys)}" if whys else ""
+        raise CheckFailure(f"{what}: the code breaks this exercise's rules\n" + "\n".join(problems) + hint)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import linecache
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -22,8 +23,32 @@ def source_of(obj: Any) -> str:
     try:
         return textwrap.dedent(inspect.getsource(target))
     except (OSError, TypeError) as err:
+        found = _class_source(target) if isinstance(target, type) else None
+        if found is not None:
+            return found
         raise CheckFailure(f"could not read the source of {getattr(obj, '__name__', obj)!r} "
                            f"({err}): define it in a notebook cell and run that cell") from None
+
+
+def _class_source(cls: type) -> str | None:
+    """A class defined in a notebook cell: `inspect` looks for it in its module's file,
+    which a notebook's `__main__` does not have. Its methods know their cell (its text is
+    in linecache, as for any function), so the class is found there, by name and line."""
+    for value in vars(cls).values():
+        fn = getattr(value, "__func__", getattr(value, "fget", value))
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            continue
+        lines = linecache.getlines(code.co_filename)
+        try:
+            tree = ast.parse("".join(lines))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__ \
+                    and node.lineno <= code.co_firstlineno <= (node.end_lineno or 0):
+                return textwrap.dedent("".join(lines[node.lineno - 1:node.end_lineno]))
+    return None
 
 
 @dataclass(frozen=True)

@@ -63,15 +63,27 @@ def _env() -> dict:
 
 def cmd_collect(args) -> int:
     if args.exchange:
+        print(f"collect: nbgrader collect {args.chapter} (the exchange) ...", flush=True)
         subprocess.run([sys.executable, "-m", "nbgrader", "collect", args.chapter, "--update"],
                        cwd=REPO, check=True, env=_env())
         got = [collect_mod._keep(student, path.name, path.read_bytes(), args.chapter, GRADING)
                for student, path in _submissions(args.chapter).items()]
+        skipped, notes = [], []
     else:
-        got = collect_mod.collect_lms(Path(args.source), args.chapter, GRADING)
+        print(f"collect: reading {args.source} ...", flush=True)
+        found = collect_mod.collect_lms(Path(args.source), args.chapter, GRADING)
+        got, skipped, notes = found.collected, found.skipped, found.notes
     new = sum(c.new for c in got)
+    late = sorted({c.student for c in got if c.late})
     print(f"collected {len(got)} notebooks ({new} new, {len(got) - new} already kept) "
-          f"from {len({c.student for c in got})} learners")
+          f"from {len({c.student for c in got})} learners"
+          + (f"; late: {', '.join(late)}" if late else ""))
+    for note in notes:
+        print(f"  note: {note}")
+    if skipped:
+        print(f"skipped {len(skipped)} file(s):")
+        for s in skipped:
+            print(f"  {s.origin}: {s.reason}")
     return 0
 
 

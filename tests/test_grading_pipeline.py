@@ -1,8 +1,11 @@
-"""The instructor's pipeline under faults and attacks, on real sandboxed kernels.
+"""The grading pipeline under faults and attacks, on real sandboxed kernels.
 
-One batch of chapter-01 submissions is graded once (in parallel, sandboxed); each test
-then checks one submission: bad input is reported and graded as what it is, the rest of
-the batch is unaffected, and no attack gains a mark (most are also flagged).
+One batch of chapter-01 submissions is graded once (in parallel, sandboxed, as whoever
+runs the tests: root in CI); each test then checks one submission. Bad input is reported
+and graded as what it is, the rest of the batch is unaffected, and no attack gains a
+mark, reads or writes anything outside its work folder, or touches another learner.
+The attacks are a wrong `sse_loss` plus one trick each, by the classes of the README's
+security section: escape, forgery, leaks, exhaustion.
 """
 
 from __future__ import annotations
@@ -10,24 +13,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.grader import sandbox
-from autograder.grader.collect import collect_lms, student_id
 from autograder.authoring.course import RELEASE, REPO, SOLUTIONS
-from autograder.grader.grading import grade_batch, read_result
-from mutation import Submission, build_notebook, load_variants
+from autograder.grader import sandbox
+from autograder.grader.grading import grade_batch, read_result, run_worker, solution_notebook
+from mutation import Submission, build_notebook
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("pipeline"),
-              pytest.mark.skipif(not sandbox.sandbox_available(), reason="bubblewrap not installed")]
+              pytest.mark.skipif(bool(sandbox.missing_tools()), reason="bubblewrap not installed")]
 CH = "ch01_numpy_net"
 POINTS = {"forward": 2.0, "sse_loss": 1.0, "backward": 3.0, "train": 2.0}
 WRONG_LOSS = "def sse_loss(y_pred, y):\n    return float(np.mean((y_pred - y) ** 2))"
+SECRET = "grader-secret-7c1f9a"           # in the grader's environment and in a host file
+LINGER = "987654"                         # a detached process's marker: it must not survive
 
 
 def _base():
@@ -47,15 +51,21 @@ def _with(gid: str, code: str, before: str = ""):
     return nb
 
 
-def _insert_after(nb, gid, code):
+def _insert_after(nb, gid, code, times: int = 1):
     idx = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
-    nb.cells.insert(idx + 1, nbformat.v4.new_code_cell(code))
+    for _ in range(times):
+        nb.cells.insert(idx + 1, nbformat.v4.new_code_cell(code))
     return nb
 
 
-def _submissions(tmp: Path) -> dict[str, bytes]:
-    good = nbformat.writes(_base()).encode()
-    subs: dict[str, bytes] = {"correct": good, "correct-2": good}
+def _w(nb) -> bytes:
+    return nbformat.writes(nb).encode()
+
+
+def _submissions(tmp: Path, secret_file: Path, results: Path) -> dict[str, bytes]:
+    good = _w(_base())
+    subs: dict[str, bytes] = {"correct": good, "correct-2": good, "with-bom": b"\xef\xbb\xbf" + good}
+    # ----- faults: graded as what they are
     subs["malformed-json"] = b'{"cells": [ this is not json'
     subs["truncated"] = good[: len(good) // 2]
     subs["binary"] = bytes(range(256)) * 10
@@ -64,127 +74,190 @@ def _submissions(tmp: Path) -> dict[str, bytes]:
     c.metadata["nbgrader"] = {"grade_id": "something_else", "solution": True, "grade": False,
                               "locked": False, "schema_version": 3}
     other.cells.append(c)
-    subs["wrong-chapter"] = nbformat.writes(other).encode()
-
+    subs["wrong-chapter"] = _w(other)
     nb = _base()
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "backward"]
-    subs["missing-answer-cell"] = nbformat.writes(nb).encode()
+    subs["missing-answer-cell"] = _w(nb)
     nb = _base()
     dup = nbformat.from_dict(_cell(nb, "sse_loss"))
     dup.source = WRONG_LOSS
     nb.cells.append(dup)
-    subs["duplicated-grade-id"] = nbformat.writes(nb).encode()
+    subs["duplicated-grade-id"] = _w(nb)
     nb = _base()
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_forward"]
-    subs["deleted-test-cell"] = nbformat.writes(nb).encode()
+    subs["deleted-test-cell"] = _w(nb)
     nb = _with("sse_loss", WRONG_LOSS)
     _cell(nb, "test_sse_loss").source = "pass"
-    subs["edited-test-cell"] = nbformat.writes(nb).encode()
+    subs["edited-test-cell"] = _w(nb)
     for c in nb.cells:
         c["id"] = "same-id"
     subs["duplicated-cell-ids"] = json.dumps(nbformat.from_dict(nb)).encode()
+    subs["meta-tensor-result"] = _w(_with("forward", (
+        "def forward(x, w1, w2):\n    import torch\n"
+        "    t = torch.empty(x.shape[0], w2.shape[1], device='meta')\n    return t, t, t")))
 
-    subs["kernel-dies"] = nbformat.writes(_insert_after(_base(), "sse_loss", "import os\nos._exit(1)")).encode()
-    subs["infinite-loop"] = nbformat.writes(_insert_after(_base(), "forward", "while True:\n    pass")).encode()
-    subs["ignores-interrupt"] = nbformat.writes(_insert_after(_base(), "forward", (
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))).encode()
-    subs["memory-bomb"] = nbformat.writes(_insert_after(_base(), "forward", (
-        "import torch\nhuge = torch.zeros(10**6, 10**6)\n"
-        "def grow():\n    blocks = []\n    while True:\n        blocks.append(bytearray(10**8))\ngrow()"))).encode()
-    subs["memory-hog"] = nbformat.writes(_insert_after(
-        _base(), "forward", "blocks = []\nwhile True:\n    blocks.append(bytearray(10**8))")).encode()
-    subs["megabytes-of-output"] = nbformat.writes(_insert_after(
-        _base(), "forward", "for i in range(200000):\n    print('spam' * 10)")).encode()
-    subs["harmless-stderr"] = nbformat.writes(_with("forward", _cell(_base(), "forward").source,
-        "import warnings, sys\nwarnings.warn('a library warning')\nprint('noise', file=sys.stderr)")).encode()
-    subs["writes-and-deletes-files"] = nbformat.writes(_insert_after(_base(), "forward", """
+    # ----- a kernel that misbehaves: limits hold, the notebook is replayed without the cell
+    subs["kernel-dies"] = _w(_insert_after(_base(), "sse_loss", "import os\nos._exit(1)"))
+    subs["infinite-loop"] = _w(_insert_after(_base(), "forward", "while True:\n    pass"))
+    subs["ignores-interrupt"] = _w(_insert_after(_base(), "forward", (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")))
+    subs["memory-bomb"] = _w(_insert_after(_base(), "forward", (
+        "import torch\nhuge = torch.zeros(10**6, 10**6)")))
+    subs["megabytes-of-output"] = _w(_insert_after(_base(), "forward", "for i in range(200000):\n    print('spam' * 10)"))
+    subs["harmless-stderr"] = _w(_with("forward", _cell(_base(), "forward").source,
+                                       "import warnings, sys\nwarnings.warn('a library warning')\n"
+                                       "print('noise', file=sys.stderr)"))
+    subs["fills-tmp"] = _w(_insert_after(_base(), "forward", (
+        "block = b'x' * 2**20\ntry:\n    with open('/tmp/fill', 'wb') as f:\n"
+        "        for _ in range(100_000):\n            f.write(block)\nexcept OSError as e:\n    print('stopped:', e)")))
+    subs["many-small-files"] = _w(_insert_after(_base(), "forward", (
+        "import os\nn = 0\ntry:\n    while n < 10**7:\n        open(f'f{n}', 'w').close(); n += 1\n"
+        "except OSError as e:\n    print('stopped after', n, 'files:', e)")))
+    subs["fork-bomb"] = _w(_insert_after(_base(), "forward", (
+        "import subprocess\nkids = []\ntry:\n    for _ in range(10_000):\n"
+        f"        kids.append(subprocess.Popen(['sleep', '{LINGER}']))\n"
+        "except OSError as e:\n    print('stopped after', len(kids), 'processes:', e)")))
+    subs["many-slow-cells"] = _w(_insert_after(_base(), "forward", "import time\ntime.sleep(7)", times=12))
+    subs["too-many-cells"] = _w(_insert_after(_base(), "forward", "x_extra = 1", times=400))
+    subs["writes-and-deletes-files"] = _w(_insert_after(_base(), "forward", f"""
 import os, shutil, pathlib
-for target in ["/work/main/solutions", "/work/main/grading", "/work/main/notebooks", "../..", "/tmp"]:
+for target in [{str(REPO / 'solutions')!r}, {str(REPO / 'grading')!r}, {str(results)!r}, "../..", "/tmp"]:
     shutil.rmtree(target, ignore_errors=True)
 pathlib.Path("written_by_learner.txt").write_text("x")
-try:
-    pathlib.Path("/work/main/autograder/evil.py").write_text("x")
-except OSError as e:
-    print("blocked:", e)
-""".replace("/work/main", str(REPO)))).encode()
+for target in [{str(REPO / 'autograder' / 'evil.py')!r}, {str(tmp / 'evil.txt')!r}]:
+    try:
+        pathlib.Path(target).write_text("x")
+    except OSError as e:
+        print("blocked:", e)
+"""))
 
-    # ----- attacks: a wrong sse_loss plus a trick that tries to turn it into a pass
+    # ----- attacks: a wrong sse_loss plus one trick that tries to turn it into a pass
     tricks = {
+        # escape
+        "attack-proc-escape": (
+            "import os, pathlib\nfor pid in os.listdir('/proc'):\n    if pid.isdigit():\n"
+            f"        for t in ['/proc/' + pid + '/root' + {str(tmp / 'escaped.txt')!r}]:\n"
+            "            try:\n                pathlib.Path(t).write_text('x')\n"
+            "            except OSError:\n                pass"),
+        "attack-kill-everything": (
+            "import os, signal\nfor pid in [os.getppid(), 1, -1]:\n    try:\n"
+            "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass"),
+        "attack-detached-process": (
+            "import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 2; for f in $(find / -name \"*.json\" "
+            f"-path \"*results*\" 2>/dev/null); do echo {{}} > $f; done; sleep {LINGER}'], "
+            "start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL)"),
+        # forgery
         "attack-custom-exc": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
         "attack-excepthook": "import sys\nsys.excepthook = lambda *a: None",
         "attack-input-transformer": (
             "def _neuter(lines):\n"
             "    text = ''.join(lines)\n"
-            "    return ['pass\\n'] if '_check(' in text or 'assert' in text else lines\n"
+            "    return ['pass\\n'] if 'check(' in text or 'assert' in text else lines\n"
             "get_ipython().input_transformers_post.append(_neuter)"),
         "attack-patch-autograder": (
-            "import autograder, autograder.spec, autograder.compare\n"
-            "autograder.check = autograder.spec.check = lambda *a, **k: None\n"
-            "autograder.compare.compare = lambda *a, **k: None"),
+            "import autograder, autograder.learner.api as api\n"
+            "autograder.check = api.check = lambda *a, **k: None"),
         "attack-patch-numpy-torch": (
             "import numpy, torch\nnumpy.isclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True\n"
             "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None"),
         "attack-os-exit-after-answer": "import atexit, os\natexit.register(lambda: os._exit(0))",
-        "attack-read-solutions": (
-            "import os, glob\nfound = glob.glob('/work/main/solutions/**/*.ipynb', recursive=True)"
-            " + glob.glob(os.path.expanduser('~/**/solutions/**/*.ipynb'), recursive=True)\n"
-            "print('NBGRADER_EXECUTION', os.environ.get('NBGRADER_EXECUTION'), found)\n"
-            "assert not found, found").replace("/work/main", str(REPO)),
-        "attack-gradebook": (
-            "import sqlite3, os\np = '/work/main/grading/gradebook.db'\nprint(os.path.exists(p))\n"
-            "try:\n    sqlite3.connect(p).execute('create table pwned(x)')\nexcept Exception as e:\n    print(e)"
-        ).replace("/work/main", str(REPO)),
+        "attack-reach-oracle": (
+            "import importlib, gc\nfound = []\nfor name in ['autograder.grader.specs.ch01', "
+            "'autograder.grader.check', 'autograder.grader.isolation.ch01']:\n    try:\n"
+            "        found.append(importlib.import_module(name))\n    except ImportError:\n        pass\n"
+            "found += [o for o in gc.get_objects() if callable(o) and 'reference' in getattr(o, '__name__', '')]\n"
+            "assert not found, found"),
+        "attack-pre-run-hook": (
+            "def _swap(info):\n    import sys\n    try:\n        from autograder.grader.specs import ch01\n"
+            "        sys.modules['__main__'].sse_loss = lambda yp, y: ch01.reference_loss(yp, y)\n"
+            "    except ImportError:\n        pass\n"
+            "get_ipython().events.register('pre_run_cell', _swap)"),
+        "attack-outbox-thread": (
+            "import threading, os, time, glob\n"
+            "def _forge():\n    while True:\n        for d in [os.path.join(os.getcwd(), '..', 'outbox')]:\n"
+            "            for k in range(3):\n                try:\n"
+            "                    open(os.path.join(d, f'sse_loss.cpu.{k}.obs'), 'wb').write(b'forged')\n"
+            "                    open(os.path.join(d, f'sse_loss.cuda.{k}.obs'), 'wb').write(b'forged')\n"
+            "                except OSError:\n                    pass\n        time.sleep(0.01)\n"
+            "threading.Thread(target=_forge, daemon=True).start()"),
+        "attack-fake-kernel-module": (
+            "import sys, types\nfake = types.ModuleType('autograder.learner.kernel')\n"
+            "fake.register = lambda *a, **k: None\nfake.harvest = lambda *a, **k: 0\n"
+            "import autograder.learner\n"
+            "sys.modules['autograder.learner.kernel'] = autograder.learner.kernel = fake"),
+        "attack-read-secrets": (
+            "import os, glob\nseen = []\n"
+            f"for p in [{str(secret_file)!r}, '/etc/shadow', '/root/.bash_history', {str(REPO / 'solutions')!r}, "
+            f"{str(REPO.parent / 'shared')!r}, {str(REPO / 'grading')!r}, {str(REPO / 'autograder' / 'grader')!r}]:\n"
+            "    try:\n        seen.append(open(p).read()[:200])\n    except OSError:\n"
+            "        seen += os.listdir(p) if os.path.isdir(p) else []\n"
+            "raise RuntimeError('LEAK ' + repr(seen) + ' ENV ' + repr(dict(os.environ)) + 'x' * 100000)"),
         "attack-network": (
             "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
             "    print('NETWORK OPEN')\nexcept OSError as e:\n    print('no network:', e)"),
-        "attack-patch-harvest": (
-            "import autograder.harvest as H, autograder.spec as S, importlib\n"
-            "def fake(chapter, salt, out_dir, ns):\n"
-            "    from pathlib import Path\n"
-            "    specs = importlib.import_module('autograder.specs.' + chapter).SPECS\n"
-            "    Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
-            "    for name, spec in list(specs.items()) + [(H.CANARY, next(iter(specs.values())))]:\n"
-            "        for i, case in enumerate(spec.cases):\n"
-            "            inputs = S._case_inputs(spec, case, 'cpu', salt)\n"
-            "            out = spec.oracle(inputs)\n"
-            "            obs = S.Observation(spec.name, case.label, 'cpu', out, None, salt)\n"
-            "            (Path(out_dir) / f'{name}.{i:03d}.obs').write_bytes(obs.dumps())\n"
-            "H.harvest = fake"),
     }
     for name, trick in tricks.items():
-        subs[name] = nbformat.writes(_with("sse_loss", WRONG_LOSS, trick)).encode()
-    subs["attack-always-equal"] = nbformat.writes(_with("sse_loss", (
+        subs[name] = _w(_with("sse_loss", WRONG_LOSS, trick))
+    subs["attack-always-equal"] = _w(_with("sse_loss", (
         "class Yes(float):\n    def __eq__(self, o): return True\n    def __ne__(self, o): return False\n"
-        "def sse_loss(y_pred, y):\n    return Yes(0.0)"))).encode()
-    subs["attack-tensor-subclass"] = nbformat.writes(_with("sse_loss", (
+        "def sse_loss(y_pred, y):\n    return Yes(0.0)")))
+    subs["attack-tensor-subclass"] = _w(_with("sse_loss", (
         "import torch\nclass Liar(torch.Tensor):\n    @classmethod\n"
         "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n        return True\n"
-        "def sse_loss(y_pred, y):\n    return torch.zeros(()).as_subclass(Liar)"))).encode()
+        "def sse_loss(y_pred, y):\n    return torch.zeros(()).as_subclass(Liar)")))
+    subs["attack-stand-in-theft"] = _w(_with_theft())
     return subs
+
+
+def _with_theft():
+    """A wrong backward; its train, run while train is recorded (the stand-ins are then in
+    reach), forges backward's observations from its job file and the stand-in backward."""
+    nb = _with("backward", "def backward(x, y, h, h_relu, y_pred, w2):\n"
+                           "    return np.zeros((x.shape[1], w2.shape[0])), h_relu.T @ (y_pred - y)")
+    _cell(nb, "train").source = _cell(nb, "train").source.replace(
+        "    losses = []", (
+            "    import glob, os\n    from autograder.learner import values, kernel\n"
+            "    for job in glob.glob(os.path.join(os.getcwd(), '..', 'jobs', 'backward.job')):\n"
+            "        outbox = os.path.join(os.getcwd(), '..', 'outbox')\n"
+            "        for item in values.load(job)['items']:\n"
+            "            i = item['inputs']\n"
+            "            kernel._write(__import__('pathlib').Path(outbox), item['id'], {'result': backward("
+            "i['x'], i['y'], i['h'], i['h_relu'], i['y_pred'], i['w2']), 'error': None, 'changed': {}, 'numerics': {}})\n"
+            "    losses = []"), 1)
+    return nb
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
+    secret_file = tmp / "secret.txt"
+    secret_file.write_text(SECRET)
+    out = tmp / "results"
     files = {}
-    for student, data in _submissions(tmp).items():
+    for student, data in _submissions(tmp, secret_file, out).items():
         path = tmp / "in" / student / f"{CH}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_bytes(data)
         files[student] = path
-    # What a learner's code tries to delete: this chapter's source and release, the core.
-    watched = [*(REPO / "solutions" / CH).rglob("*.ipynb"), *(REPO / "notebooks" / CH).rglob("*.ipynb"),
-               *(REPO / "autograder").glob("*.py")]
+    watched = [REPO / "autograder" / "__init__.py", *(REPO / "autograder" / "learner").glob("*.py"),
+               *(REPO / "autograder" / "grader").glob("*.py"), REPO / "nbgrader_config.py"]
     repo_before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
-    limits = sandbox.Limits(cell_seconds=45, memory_bytes=3 * 1024 ** 3, output_bytes=200_000)
-    policy = sandbox.SandboxPolicy(hidden=[tmp])
-    out = tmp / "results"
+    grading_existed = (REPO / "grading").exists()
+    limits = sandbox.Limits(cell_seconds=10, total_seconds=45, output_bytes=200_000,
+                            tmpfs_bytes=256 * 1024 ** 2, inodes=5_000, processes=48, cells=300)
+    os.environ["COURSE_TEST_SECRET"] = SECRET
     start = time.time()
-    results = grade_batch(CH, files, out, workers=2, limits=limits, policy=policy, salt=12345,
-                          show_progress=False)
+    try:
+        results = grade_batch(CH, files, out, workers=2, limits=limits, show_progress=False)
+    finally:
+        os.environ.pop("COURSE_TEST_SECRET", None)
     seconds = time.time() - start
-    return {"results": results, "files": files, "out": out, "limits": limits, "policy": policy,
-            "repo_before": repo_before, "seconds": seconds, "tmp": tmp}
+    kept = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.glob("*.json")}
+    time.sleep(3)     # the detached process's moment to act, had it survived
+    return {"results": results, "files": files, "out": out, "limits": limits, "tmp": tmp,
+            "grading_existed": grading_existed,
+            "repo_before": repo_before, "seconds": seconds, "kept": kept}
 
 
 def _scores(batch, student):
@@ -192,10 +265,17 @@ def _scores(batch, student):
     return {e: x.score for e, x in r.exercises.items()}
 
 
+# ----------------------------------------------------------------------------- faults
 def test_correct_submissions_get_full_marks(batch):
-    for student in ("correct", "correct-2"):
-        assert _scores(batch, student) == POINTS, batch["results"][student]
-        assert not batch["results"][student].flags
+    for student in ("correct", "correct-2", "with-bom"):
+        r = batch["results"][student]
+        assert _scores(batch, student) == POINTS, r
+        assert not r.flags and not r.problems, r
+
+
+def test_the_batch_has_a_passing_control(batch):
+    record = json.loads((batch["out"] / "batch.json").read_text())
+    assert record["control"] == "passed" and all(r.salt == record["salt"] for r in batch["results"].values())
 
 
 @pytest.mark.parametrize("student, status, words", [
@@ -234,27 +314,42 @@ def test_edited_test_cell_does_not_help(batch):
     assert _scores(batch, "duplicated-cell-ids") == {**POINTS, "sse_loss": 0.0}
 
 
-def test_dying_kernel_is_reported(batch):
-    r = batch["results"]["kernel-dies"]
-    assert r.score == 0 and any("kernel died" in p for p in r.problems)
+def test_a_meta_tensor_costs_only_its_exercise(batch):
+    r = batch["results"]["meta-tensor-result"]
+    assert _scores(batch, "meta-tensor-result") == {**POINTS, "forward": 0.0}, r
+    assert "meta" in r.exercises["forward"].message or "numpy" in r.exercises["forward"].message
 
 
-def test_time_memory_and_output_limits_fail_one_cell_only(batch):
-    for student in ("infinite-loop", "memory-bomb", "megabytes-of-output"):
-        assert _scores(batch, student) == POINTS, (student, batch["results"][student])
-    assert any("time limit" in p for p in batch["results"]["infinite-loop"].problems)
+@pytest.mark.parametrize("student, words", [
+    ("kernel-dies", "stopped the kernel"),
+    ("ignores-interrupt", "ignored the interrupt"),
+    ("infinite-loop", "time limit"),
+    ("memory-bomb", ""),
+    ("megabytes-of-output", ""),
+    ("fills-tmp", ""),
+    ("many-small-files", ""),
+    ("fork-bomb", ""),
+    ("too-many-cells", "left out"),
+])
+def test_limits_cost_only_the_cell_at_fault(batch, student, words):
+    r = batch["results"][student]
+    assert _scores(batch, student) == POINTS, r
+    assert not words or any(words in p for p in r.problems), r.problems
 
 
-def test_memory_kept_by_the_learner_is_reported(batch):
-    # Its global list may keep the kernel at the memory limit: then whatever the grader
-    # cannot record scores zero, and the learner reads why; otherwise nothing is lost.
-    r = batch["results"]["memory-hog"]
-    assert _scores(batch, "memory-hog") == POINTS or any("MemoryError" in p for p in r.problems), r
+def test_the_time_budget_bounds_a_notebook_of_slow_cells(batch):
+    r = batch["results"]["many-slow-cells"]
+    assert _scores(batch, "many-slow-cells") == POINTS, r
+    assert any("time budget" in p for p in r.problems), r.problems
+    assert r.seconds < batch["limits"].total_seconds + 60
 
 
-def test_cell_that_ignores_the_interrupt_stops_only_its_own_notebook(batch):
-    r = batch["results"]["ignores-interrupt"]
-    assert r.score == 0 and any("ignored the interrupt" in p for p in r.problems), r
+def test_writable_space_is_bounded(batch):
+    executed = batch["out"] / "executed"
+    for student, words in (("fills-tmp", ("No space left", "File too large")),
+                           ("many-small-files", ("No space left",)), ("fork-bomb", ("stopped after",))):
+        text = (executed / f"{student}.ipynb").read_text()
+        assert any(w in text for w in words), student
 
 
 def test_harmless_stderr_keeps_full_marks(batch):
@@ -265,32 +360,59 @@ def test_learner_code_cannot_touch_the_course(batch):
     assert _scores(batch, "writes-and-deletes-files") == POINTS
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in batch["repo_before"] if p.exists()}
     assert after == batch["repo_before"]
-    assert not (REPO / "autograder" / "evil.py").exists()
+    assert not (REPO / "autograder" / "evil.py").exists() and not (batch["tmp"] / "evil.txt").exists()
+    assert (REPO / "solutions" / CH / f"{CH}.ipynb").is_file() and (REPO / "grading").exists() == \
+        batch["grading_existed"]
 
 
-ATTACKS = ["attack-custom-exc", "attack-excepthook", "attack-input-transformer",
+# ----------------------------------------------------------------------------- attacks
+ATTACKS = ["attack-proc-escape", "attack-kill-everything", "attack-detached-process",
+           "attack-custom-exc", "attack-excepthook", "attack-input-transformer",
            "attack-patch-autograder", "attack-patch-numpy-torch", "attack-os-exit-after-answer",
-           "attack-read-solutions", "attack-gradebook", "attack-network", "attack-patch-harvest",
+           "attack-reach-oracle", "attack-pre-run-hook", "attack-outbox-thread",
+           "attack-fake-kernel-module", "attack-read-secrets", "attack-network",
            "attack-always-equal", "attack-tensor-subclass"]
-# The tricks that do fool the kernel (its own test cell then "passes") are flagged by the
-# disagreement with the grader, or by the canary. The others fail inside the kernel too
-# (a replaced sys.excepthook is never called by IPython; the visible asserts run before a
-# patched autograder.check), and every one that reaches outside its exercise (imports
-# sys/os/socket/autograder, calls get_ipython, patches a library) is flagged for review.
-DISAGREEING = {"attack-custom-exc", "attack-input-transformer", "attack-patch-numpy-torch",
-               "attack-patch-harvest"}
-FLAGGED = set(ATTACKS) - {"attack-always-equal", "attack-tensor-subclass"}
 
 
 @pytest.mark.parametrize("student", ATTACKS)
-def test_attack_gains_nothing(batch, student):
+def test_attack_gains_nothing_and_is_flagged(batch, student):
+    r = batch["results"][student]
     scores = _scores(batch, student)
-    assert scores["sse_loss"] == 0, f"{student} got marks for a wrong answer: {batch['results'][student]}"
-    flags = " | ".join(batch["results"][student].flags)
-    if student in FLAGGED:
-        assert flags, f"{student} was not flagged"
-    if student in DISAGREEING:
-        assert "in-kernel test passed" in flags or "canary" in flags, flags
+    assert scores["sse_loss"] == 0, f"{student} got marks for a wrong answer: {r}"
+    if student not in ("attack-fake-kernel-module", "attack-outbox-thread"):
+        assert scores == {**POINTS, "sse_loss": 0.0}, f"{student} lost other exercises: {r}"
+    if student not in ("attack-always-equal", "attack-tensor-subclass"):
+        assert r.flags, f"{student} was not flagged: {r}"
+
+
+def test_forged_observations_are_counted_as_tampering(batch):
+    for student in ("attack-outbox-thread", "attack-fake-kernel-module"):
+        flags = " | ".join(batch["results"][student].flags)
+        assert "did not plan" in flags or "canary" in flags or "second observation" in flags \
+            or "tampered" in flags, (student, flags)
+
+
+def test_stand_ins_arrive_too_late_to_forge_an_earlier_exercise(batch):
+    r = batch["results"]["attack-stand-in-theft"]
+    assert r.exercises["backward"].score == 0, r
+    assert any("backward" in f for f in r.flags), r.flags
+
+
+def test_nothing_escapes_the_sandbox(batch):
+    assert not (batch["tmp"] / "escaped.txt").exists()
+    lingering = subprocess.run(["pgrep", "-f", LINGER], capture_output=True, text=True).stdout.split()
+    assert not lingering, f"processes of a finished kernel survive: {lingering}"
+    now = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in batch["out"].glob("*.json")}
+    assert now == batch["kept"], "a result changed after the grader wrote it"
+
+
+def test_no_secret_reaches_a_learner(batch):
+    r = batch["results"]["attack-read-secrets"]
+    text = json.dumps([e.message for e in r.exercises.values()] + r.problems)
+    assert SECRET not in text and "COURSE_TEST_SECRET" not in text
+    executed = (batch["out"] / "executed" / "attack-read-secrets.ipynb").read_text()
+    assert SECRET not in executed and "COURSE_TEST_SECRET" not in executed
+    assert all(len(e.message) <= batch["limits"].message_chars + 50 for e in r.exercises.values())
 
 
 def test_other_learners_results_are_unaffected(batch):
@@ -302,55 +424,22 @@ def test_interrupted_run_resumes_without_regrading(batch):
     kept = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     (out / "correct-2.json").unlink()           # as if the run had stopped before it
     again = grade_batch(CH, {k: batch["files"][k] for k in ("correct", "correct-2", "truncated")},
-                        out, workers=1, limits=batch["limits"], policy=batch["policy"], salt=12345,
-                        show_progress=False)
+                        out, workers=1, limits=batch["limits"], show_progress=False)
     assert _scores({"results": again}, "correct-2") == POINTS
     assert (out / "correct.json").stat().st_mtime_ns == kept["correct.json"]
     assert (out / "truncated.json").stat().st_mtime_ns == kept["truncated.json"]
+    assert read_result(out, "correct-2").salt == again["correct"].salt
 
 
-def test_lms_collection_keeps_every_original(tmp_path):
-    lms = tmp_path / "download"
-    lms.mkdir()
-    good = nbformat.writes(_base()).encode()
-    (lms / f"Doe, Jane_1234_assignsubmission_file_{CH}.ipynb").write_bytes(good)
-    (lms / "Roe Rick_55_late").mkdir()
-    (lms / "Roe Rick_55_late" / "my notebook (1).ipynb").write_bytes(b"{broken")
-    root = tmp_path / "grading"
-    first = collect_lms(lms, CH, root)
-    assert sorted(c.student for c in first) == ["doe-jane-1234", "roe-rick-55"]
-    again = collect_lms(lms, CH, root)                      # same files: nothing new
-    assert not any(c.new for c in again)
-    (lms / f"Doe, Jane_1234_assignsubmission_file_{CH}.ipynb").write_bytes(good + b"\n")
-    third = collect_lms(lms, CH, root)
-    originals = sorted((root / "originals" / "doe-jane-1234").iterdir())
-    assert len(originals) == 2 and originals[0].read_bytes() == good
-    assert (root / "submitted" / "doe-jane-1234" / CH / f"{CH}.ipynb").read_bytes() == good + b"\n"
-    assert any(c.new for c in third)
-    assert student_id("Smith, Anne_777_assignsubmission_file_ch01_numpy_net.ipynb", CH) == "smith-anne-777"
+# ----------------------------------------------------------------------------- fail closed
+def test_sandbox_self_test_passes_here():
+    import tempfile
+    work = Path(tempfile.mkdtemp(prefix="st-"))
+    sandbox.prepare_work(work)
+    assert sandbox.self_test(work, sandbox.Limits(), sandbox.SandboxPolicy()) == []
 
 
-def test_kernel_sockets_fit_the_unix_path_limit(tmp_path):
-    # Regression: a work folder inside a deep results folder gave sockets longer than the
-    # ~107-byte Unix limit and every exercise scored zero. Work folders are now short temp
-    # folders; a too-long one is refused with a message that names it.
-    deep = tmp_path / ("x" * 60) / ("y" * 40)
-    with pytest.raises(ValueError, match="too long"):
-        sandbox.kernel_manager(deep, sandbox.Limits(), None)
-    assert sandbox.kernel_manager(Path("/tmp/grade-a-b"), sandbox.Limits(), None).ip == "/tmp/grade-a-b/.kernel"
-
-
-@pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap")
-def test_sandbox_keeps_the_environment_when_the_course_sits_in_a_hidden_folder(tmp_path):
-    # Regression: hiding the temp folder after binding the course's .venv blanked the .venv
-    # of a course cloned under /tmp, and every kernel died at start.
-    import subprocess
-    import sys
-    policy = sandbox.SandboxPolicy(hidden=[REPO.parent, tmp_path])
-    work = tmp_path / "work"
-    work.mkdir()
-    out = subprocess.run(policy.bwrap_args(work) + [sys.executable, "-c", "import autograder, os; "
-                         "print(os.path.isdir(os.path.join(autograder.__path__[0], '..', 'solutions')))"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"      # the course is visible, its solutions are not
+def test_a_sandbox_that_cannot_start_refuses_to_grade(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))        # no bwrap, no prlimit: nothing may run
+    verdicts = run_worker(solution_notebook(CH), CH, POINTS, 1, sandbox.Limits(), tmp_path / "x.ipynb")
+    assert "fatal" in verdicts and ("missing programs" in verdicts["fatal"] or "sandbox" in verdicts["fatal"])

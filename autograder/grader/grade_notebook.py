@@ -64,9 +64,10 @@ def write_jobs(chapter: str, exercises: list[str], salt: int, jobs_dir: Path) ->
             job.inputs[p.id] = make_inputs(p, salt)
             items.append({"id": p.id, "inputs": job.inputs[p.id]})
         spec = job.spec
+        # No stand-ins in a job file: the kernel can read every job from the start, and a
+        # stand-in must reach it only in its exercise's harvest cell (see _harvest_cell).
         payload = {"spec": spec.name, "object": spec.exercise, "harness": spec.harness or spec.name,
-                   "may_modify": list(spec.may_modify), "isolate": list(spec.isolate),
-                   "stand_ins": spec.isolation_source(), "items": items}
+                   "may_modify": list(spec.may_modify), "isolate": list(spec.isolate), "items": items}
         (jobs_dir / f"{job.exercise}.job").write_bytes(values.dumps(payload))
     return made
 
@@ -113,12 +114,17 @@ class Outbox:
 
 
 def _harvest_cell(job: ExerciseJob, work: Path) -> nbformat.NotebookNode:
+    stand_ins = "" if job.canary else job.spec.isolation_source()
     cell = nbformat.v4.new_code_cell(
         "import autograder.learner.kernel as _grader_kernel\n"
         f"_grader_kernel.harvest({str(work / 'jobs' / (job.exercise + '.job'))!r}, "
-        f"{str(work / 'run' / 'outbox')!r}, globals(), canary={job.canary})")
+        f"{str(work / 'outbox')!r}, globals(), canary={job.canary}, stand_ins={stand_ins!r})")
     cell.metadata["grader"] = job.exercise
     return cell
+
+
+class SandboxRefused(RuntimeError):
+    """The kernel's probe found the sandbox weaker than it must be: nothing is graded."""
 
 
 @dataclass
@@ -139,19 +145,31 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
         km = sandbox_kernel_manager(work, limits, policy)
         client = LimitedClient(nb, km, limits, resources={"metadata": {"path": str(work / "run")}})
         failed_at = None
+        started = False
         try:
             async with client.async_setup_kernel():
+                await _probe(client, nb, work, policy)
+                started = True
+                overtime = False
                 for index in range(learner_cells):
                     cell = nb.cells[index]
                     if cell.cell_type != "code" or index in report.skipped:
                         continue
                     remaining = deadline - time.monotonic()
                     if remaining <= 1:
-                        report.problems.append(
-                            f"the notebook used up its time budget of {limits.total_seconds} s; "
-                            "later cells were not run")
-                        break
-                    client.timeout = int(min(limits.cell_seconds, remaining))
+                        # Over budget: only the graded cells still run (set-up, answers, tests),
+                        # each with a short limit; demos and extra cells are left out.
+                        if not overtime:
+                            overtime = True
+                            report.problems.append(
+                                f"the notebook used up its time budget of {limits.total_seconds} s; "
+                                "after that only set-up, answer and test cells were run")
+                        if not cell.metadata.get("nbgrader"):
+                            cell.outputs = [_note("[not run: the notebook's time budget was spent]")]
+                            continue
+                        client.timeout = max(5, limits.cell_seconds // 4)
+                    else:
+                        client.timeout = int(min(limits.cell_seconds, remaining))
                     try:
                         await client.async_execute_cell(cell, index)
                     except (DeadKernelError, CellTimeoutError) as err:
@@ -173,11 +191,20 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
                                 f"recording {job.exercise} failed ({error.get('ename')}: "
                                 f"{str(error.get('evalue', ''))[:200]})")
                     report.harvested = True
+        except SandboxRefused:
+            raise
         except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
+            if not started:
+                raise SandboxRefused(f"the sandboxed kernel did not start ({type(err).__name__}: "
+                                     f"{str(err)[:300]})") from None
             failed_at = failed_at or (None, err)
         finally:
             del nb.cells[learner_cells:]
             sandbox_shutdown(km)
+        if client.stopped:
+            cells = ", ".join(str(i + 1) for i in client.stopped if i < learner_cells)
+            if cells:
+                report.problems.append(f"cell(s) {cells} ran longer than the time limit and were stopped")
         if failed_at is None:
             return report
         index, err = failed_at
@@ -197,6 +224,29 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
             break
     report.problems.append("the notebook could not be run to the end; exercises not recorded score zero")
     return report
+
+
+async def _probe(client, nb, work: Path, policy: sandbox.SandboxPolicy) -> None:
+    """The kernel's first cell, before any learner code: who it runs as, what it sees.
+    Grading refuses (fails closed) unless the sandbox has every property it must have."""
+    import json
+
+    cell = nbformat.v4.new_code_cell(sandbox.probe_code(policy))
+    cell.metadata["grader"] = "probe"
+    nb.cells.append(cell)
+    try:
+        await client.async_execute_cell(cell, len(nb.cells) - 1)
+    finally:
+        nb.cells.pop()
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+    lines = [ln[len(sandbox.MARKER):] for ln in text.splitlines() if ln.startswith(sandbox.MARKER)]
+    try:
+        report = json.loads(lines[-1])
+    except (ValueError, IndexError):
+        raise SandboxRefused("the sandbox's probe reported nothing") from None
+    problems = sandbox.probe_problems(report, policy, work)
+    if problems:
+        raise SandboxRefused("; ".join(problems))
 
 
 def sandbox_kernel_manager(work: Path, limits: sandbox.Limits, policy: sandbox.SandboxPolicy):
@@ -250,6 +300,7 @@ def LimitedClient(nb, km, limits: sandbox.Limits, **kw):
                              interrupt_on_timeout=True, record_timing=False, **kw)
             self._spent: dict[int, int] = {}
             self._timed_out: set[int] = set()
+            self.stopped: list[int] = []          # cells interrupted at their time limit
 
         async def _async_handle_timeout(self, timeout, cell=None):
             index = next((i for i, c in enumerate(self.nb.cells) if c is cell), -1)
@@ -257,6 +308,7 @@ def LimitedClient(nb, km, limits: sandbox.Limits, **kw):
                 raise CellTimeoutError.error_from_timeout_and_cell(
                     "Cell ignored the interrupt after its time limit", timeout, cell)
             self._timed_out.add(index)
+            self.stopped.append(index)
             if cell is not None:
                 cell.setdefault("outputs", []).append(
                     _note(f"[stopped: this cell ran longer than the time limit of {timeout} s]"))
@@ -353,13 +405,16 @@ def grade_notebook(job: dict, work: Path, host_root: bool, limits: sandbox.Limit
     nb = nbformat.read(job["notebook"], as_version=4)
     policy = sandbox.SandboxPolicy(host_root=host_root, data=Path(job["data"]) if job.get("data") else None)
     sandbox.prepare_work(work, host_root)
-    problems = sandbox.self_test(work, limits, policy)
-    if problems:
-        return {"fatal": "the sandbox cannot be set up safely here, so nothing was graded: "
-                         + "; ".join(problems)}
+    missing = sandbox.missing_tools()
+    if missing:
+        return {"fatal": f"grading needs {', '.join(missing)} for its sandbox "
+                         "(apt-get install bubblewrap util-linux); nothing was graded"}
     jobs = write_jobs(chapter.split("_")[0], list(points), salt, work / "jobs")
-    outbox = Outbox(work / "run" / "outbox", jobs)
-    report = asyncio.run(_run(nb, work, jobs, outbox, limits, policy))
+    outbox = Outbox(work / "outbox", jobs)
+    try:
+        report = asyncio.run(_run(nb, work, jobs, outbox, limits, policy))
+    except SandboxRefused as err:
+        return {"fatal": f"the sandbox cannot be set up safely here, so nothing was graded: {err}"}
     flags: list[str] = []
     # the canary: a known wrong answer recorded through the same path must fail
     canary = jobs[0]

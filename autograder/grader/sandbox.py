@@ -131,7 +131,7 @@ class SandboxPolicy:
         # otherwise copy a parent's mode, e.g. root's 0700 home).
         args += ["--perms", "1777", "--dir", "/tmp", "--bind", str(work / "tmp"), "/tmp"]
         binds = [(p, "--ro-bind") for p in self.readable()] + [
-            (work / "run", "--bind"), (work / "jobs", "--ro-bind")]
+            (work / "run", "--bind"), (work / "outbox", "--bind"), (work / "jobs", "--ro-bind")]
         made = {Path("/"), Path("/tmp")}
         for path, kind in binds:
             for parent in reversed(path.parents):
@@ -175,13 +175,13 @@ def missing_tools() -> list[str]:
 
 
 def prepare_work(work: Path, host_root: bool | None = None) -> None:
-    """The kernel's folders inside the worker's tmpfs: run/ (its working folder, sockets
-    and outbox), tmp/ (its /tmp), jobs/ (read-only to it)."""
-    for name in ("run", "tmp", "jobs"):
+    """The kernel's folders inside the worker's tmpfs: run/ (its working folder and
+    sockets), tmp/ (its /tmp), outbox/ (its observations; the worker mounts it apart),
+    jobs/ (read-only to it)."""
+    for name in ("run", "tmp", "jobs", "outbox"):
         (work / name).mkdir(parents=True, exist_ok=True)
-    (work / "run" / "outbox").mkdir(exist_ok=True)
     if os.geteuid() == 0 if host_root is None else host_root:   # the kernel is uid 65534: give it what it writes
-        for name in ("run", "tmp", "run/outbox"):
+        for name in ("run", "tmp", "outbox"):
             os.chown(work / name, NOBODY, NOBODY)
         os.chmod(work / "tmp", 0o1777)
 
@@ -190,12 +190,11 @@ PROBE = r"""
 import os, json, socket, subprocess
 out = {"uid": os.getuid(), "euid": os.geteuid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
        "caps": [l.split()[1] for l in open("/proc/self/status") if l.startswith(("CapEff", "CapBnd", "CapPrm"))],
-       "interfaces": sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else [],
        "env": sorted(os.environ)}
 forbidden = %(forbidden)r
 out["visible"] = [p for p in forbidden if os.path.exists(p)]
 try:
-    os.unshare(0x10000000) if hasattr(os, "unshare") else subprocess.run(["unshare", "--user", "true"], check=True, capture_output=True)
+    subprocess.run(["unshare", "--user", "true"], check=True, capture_output=True)
     out["userns"] = True
 except Exception:
     out["userns"] = False
@@ -203,23 +202,55 @@ try:
     socket.create_connection(("1.1.1.1", 53), timeout=1); out["network"] = True
 except OSError:
     out["network"] = False
-print(json.dumps(out))
+print("%(marker)s" + json.dumps(out))
 """
+MARKER = "__course_sandbox_probe__ "
+# What a shell or ipykernel sets in its own process (not inherited from the grader).
+KERNEL_SETS = {"PWD", "OLDPWD", "SHLVL", "_", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR",
+               "GIT_PAGER", "MPLBACKEND", "PAGER", "TERM"}
 
 
-def self_test(work: Path, limits: Limits, policy: SandboxPolicy) -> list[str]:
-    """Start the sandbox once and check its properties; returns what is wrong ([] if none).
-    `work` must be prepared (prepare_work)."""
-    missing = missing_tools()
-    if missing:
-        return [f"missing programs: {', '.join(missing)} (apt-get install bubblewrap util-linux)"]
+def probe_code(policy: SandboxPolicy) -> str:
+    """What a fresh sandboxed kernel runs first: it reports who it is and what it can see."""
     from ..learner.settings import grading_root
     forbidden = [str(policy.repo / "solutions"), str(policy.repo / "autograder" / "grader"),
                  str(policy.repo / "tests"), str(policy.repo / ".git"), str(grading_root()),
                  str(Path(__file__).resolve())]
+    return PROBE % {"forbidden": forbidden, "marker": MARKER}
+
+
+def probe_problems(report: dict, policy: SandboxPolicy, work: Path) -> list[str]:
+    """What is wrong with a sandbox, from its probe's report ([] when nothing is)."""
+    problems = []
+    if report.get("uid") == 0 or report.get("euid") == 0:
+        problems.append("the kernel would run as uid 0")
+    if any(int(c, 16) for c in report.get("caps", ["1"])):
+        problems.append(f"the kernel would keep capabilities ({report.get('caps')})")
+    if len(report.get("pids", [])) > 4 or not report.get("pids"):
+        problems.append(f"the kernel would see other processes ({len(report.get('pids', []))} pids)")
+    if report.get("visible"):
+        problems.append(f"the kernel would see {', '.join(report['visible'])}")
+    if report.get("userns") is not False:
+        problems.append("the kernel could create user namespaces")
+    if report.get("network") is not False:
+        problems.append("the kernel would have network access")
+    allowed = set(policy.environment(work)) | KERNEL_SETS
+    extra = [k for k in report.get("env", []) if k not in allowed and not k.startswith(("JPY_", "PYDEVD_"))]
+    if extra:
+        problems.append(f"the kernel would inherit variables: {', '.join(extra)}")
+    return problems
+
+
+def self_test(work: Path, limits: Limits, policy: SandboxPolicy) -> list[str]:
+    """Start the sandbox once (without a kernel) and check its properties; returns what is
+    wrong ([] if nothing). `work` must be prepared (prepare_work). Every grading kernel
+    also runs the probe first (grade_notebook.py) and refuses to grade if it fails."""
+    missing = missing_tools()
+    if missing:
+        return [f"missing programs: {', '.join(missing)} (apt-get install bubblewrap util-linux)"]
     argv = kernel_argv(work, limits, policy)
     cut = argv.index("ipykernel_launcher") - 2      # [..., python, -m, ipykernel_launcher, ...]
-    cmd = argv[:cut + 1] + ["-c", PROBE % {"forbidden": forbidden}]
+    cmd = argv[:cut + 1] + ["-c", probe_code(policy)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -227,25 +258,9 @@ def self_test(work: Path, limits: Limits, policy: SandboxPolicy) -> list[str]:
     if proc.returncode != 0:
         return [f"the sandbox did not start (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"]
     import json
+    lines = [ln[len(MARKER):] for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
     try:
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        report = json.loads(lines[-1])
     except (ValueError, IndexError):
         return [f"the sandbox probe printed nothing usable: {proc.stdout[-300:]} {proc.stderr[-300:]}"]
-    problems = []
-    if got["uid"] == 0 or got["euid"] == 0:
-        problems.append("the kernel would run as uid 0")
-    if any(int(c, 16) for c in got["caps"]):
-        problems.append(f"the kernel would keep capabilities ({got['caps']})")
-    if len(got["pids"]) > 4:
-        problems.append(f"the kernel would see other processes ({len(got['pids'])} pids)")
-    if got["visible"]:
-        problems.append(f"the kernel would see {', '.join(got['visible'])}")
-    if got["userns"]:
-        problems.append("the kernel could create user namespaces")
-    if got["network"]:
-        problems.append("the kernel would have network access")
-    allowed = set(policy.environment(work))
-    extra = [k for k in got["env"] if k not in allowed and k not in ("PWD", "OLDPWD", "SHLVL", "_")]
-    if extra:
-        problems.append(f"the kernel would inherit variables: {', '.join(extra)}")
-    return problems
+    return probe_problems(report, policy, work)

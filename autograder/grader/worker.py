@@ -36,6 +36,7 @@ import tempfile
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+OUTBOX_BYTES, OUTBOX_FILES = 512 * 1024 ** 2, 4096
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 
 
@@ -59,6 +60,13 @@ def private_workspace(tmpfs_bytes: int, inodes: int) -> tuple[Path, bool]:
     options = f"size={tmpfs_bytes},nr_inodes={inodes},mode=0755".encode()
     if libc.mount(b"tmpfs", str(base).encode(), b"tmpfs", 0, options) != 0:
         raise OSError(ctypes.get_errno(), "cannot mount the grading tmpfs")
+    # The outbox is a mount of its own: a learner who fills (or deletes) their work folder
+    # cannot keep the grader from recording their answers, and cannot remove the folder.
+    outbox = base / "outbox"
+    outbox.mkdir()
+    options = f"size={OUTBOX_BYTES},nr_inodes={OUTBOX_FILES},mode=0755".encode()
+    if libc.mount(b"tmpfs", str(outbox).encode(), b"tmpfs", 0, options) != 0:
+        raise OSError(ctypes.get_errno(), "cannot mount the outbox")
     return base, host_root
 
 

@@ -7,7 +7,8 @@ the inputs of every planned observation, already drawn: the kernel never sees a 
 a salt), calls the object through its harness, and writes one observation file per planned
 id into the outbox. Each is captured and written on its own, so one value that cannot be
 recorded costs only its own observation. After each harvest cell the grader takes the
-files out of the kernel's reach before anything else runs.
+files out of the kernel's reach before anything else runs. Stand-ins for other exercises
+arrive in the harvest cell's own text, never in a job file the kernel could read earlier.
 
 Nothing here can judge: the kernel holds no oracle and sends only plain values.
 """
@@ -55,14 +56,15 @@ def _write(outbox: Path, obs_id: str, observation: Any) -> None:
     os.replace(tmp, outbox / f"{obs_id}.obs")
 
 
-def harvest(job_file: str, outbox: str, namespace: dict, *, canary: bool = False) -> int:
+def harvest(job_file: str, outbox: str, namespace: dict, *, canary: bool = False,
+            stand_ins: str = "") -> int:
     """Observe one exercise for every planned id in the job; returns how many were written."""
     job = values.load(job_file)
     out = Path(outbox)
     spec = job["spec"]
     obj = _canary if canary else _registered.get(spec, namespace.get(job["object"]))
     call = harness_registry.get(job["harness"])
-    isolate = _stand_ins(job.get("stand_ins", ""), list(job.get("isolate", [])))
+    isolate = _stand_ins(stand_ins, list(job.get("isolate", [])))
     written = 0
     for item in job["items"]:
         if obj is None:

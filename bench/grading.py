@@ -4,12 +4,14 @@ One class of learners across several chapters (correct, differently-written corr
 wrong and broken submissions) is graded three ways, one after the other, and the wall time
 of each is printed:
 
-  pipeline   `autograder.grading.grade_batch`: sandboxed kernels, verdicts out of process,
-             parallel over --workers;
-  nbgrader   plain serial `nbgrader autograde` of the same submissions (one command per
-             chapter, as an instructor would run it);
-  floor      the bare cost: executing the same notebooks with nbclient alone, with the
-             same number of workers and no grading at all.
+  pipeline   `autograder.grader.grading.grade_batch`: a worker process and a sandboxed
+             kernel per submission, verdicts out of the kernel, the batch's control run
+             included, parallel over --workers;
+  nbgrader   serial `nbgrader autograde` of the same submissions (one command per chapter,
+             as an instructor would run it by hand), which the course's configuration routes
+             through the same sandboxed worker;
+  floor      the bare cost: executing the same notebooks with nbclient alone (no sandbox, no
+             grading), with the same number of workers.
 
 Usage:  python bench/grading.py [--learners 45] [--chapters CH ...] [--workers 2] [--every-chapter]
 Run with COURSE_QUICK=1 (the default here), as the graded notebooks train in quick mode.
@@ -32,10 +34,9 @@ sys.path.insert(0, str(REPO / "tests"))  # the mutation data (tests/mutants) bui
 
 import nbformat  # noqa: E402
 
-from autograder import sandbox  # noqa: E402
-from autograder.course import RELEASE, SOLUTIONS, Course, chapters  # noqa: E402
-from autograder.grading import grade_batch  # noqa: E402
-from autograder.notebooks import KERNELSPEC  # noqa: E402
+from autograder.authoring.course import RELEASE, SOLUTIONS, Course, chapters  # noqa: E402
+from autograder.authoring.notebooks import KERNELSPEC  # noqa: E402
+from autograder.grader.grading import grade_batch  # noqa: E402
 from mutation import Submission, build_notebook, load_variants  # noqa: E402
 
 KINDS = ("correct", "alternative", "wrong", "wrong", "broken-json", "crashes")
@@ -80,13 +81,9 @@ def make_class(root: Path, chapter_names: list[str], learners: int,
 
 
 def run_pipeline(files, root: Path, workers: int) -> float:
-    policy = sandbox.SandboxPolicy(hidden=[root]) if sandbox.sandbox_available() else None
-    if policy is None:
-        print("  (bubblewrap missing: the pipeline runs unsandboxed)")
     start = time.perf_counter()
     for ch, subs in files.items():
-        results = grade_batch(ch, subs, root / "results" / ch, workers=workers, policy=policy,
-                              show_progress=False)
+        results = grade_batch(ch, subs, root / "results" / ch, workers=workers, show_progress=False)
         full = sum(bool(r.exercises) and r.score == sum(e.points for e in r.exercises.values())
                    for r in results.values())
         print(f"  pipeline {ch}: {len(results)} graded, {full} with full marks", flush=True)

@@ -84,7 +84,7 @@ def student_id(raw: str, chapter: str = "") -> str:
     if chapter:
         name = re.sub(re.escape(chapter), " ", name, flags=re.I)
     name = LMS_NOISE.sub(" ", unicodedata.normalize("NFKC", name))
-    name = re.sub(r"(?i)\blate\b", " ", name)
+    name = re.sub(r"(?i)(?:^|(?<=[\s_\-]))late(?=$|[\s_\-])", " ", name)
     slug = "".join(ch if ch.isalnum() else "-" for ch in name.casefold())
     slug = re.sub(r"-+", "-", slug).strip("-")[:80]
     return slug or "unnamed"

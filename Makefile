@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 LAB_PORT ?= 8888
 
 .PHONY: _need_ch help setup data release release-exchange collect grade report grade-all bench-grading \
-        check-notebooks lab test test-fast clean-grading
+        check-notebooks lab test test-fast clean-grading lock
 # Grading runs: `make grade CH=ch01_numpy_net FROM=~/Downloads/submissions.zip`
 CH      ?=
 FROM    ?=
@@ -75,3 +75,7 @@ bench-grading: setup data
 
 clean-grading:
 	rm -rf grading
+
+# Recompile env/lock.txt from env/requirements.txt: one universal lock for every Python >= 3.11.
+lock: setup
+	$(VENV)/bin/uv pip compile env/requirements.txt --universal --python-version 3.11 -o env/lock.txt -q --custom-compile-command "make lock"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# One-step set-up of the course environment, safe to run again (it only redoes what changed):
-#   1. system packages: graphviz (`dot`, for torchviz) and chromium (browser tests),
-#      installed with apt when running as root, otherwise a message says what to install;
-#   2. a virtual environment in .venv with the pinned versions (always through
-#      env/constraints.txt, so pip can never choose another torch build);
-#   3. the autograder package in editable mode;
-#   4. the Jupyter kernel "pytorch-course", registered inside .venv, which the notebooks
-#      name, so JupyterLab and nbgrader run them in this environment.
+# One-step set-up of the course environment, safe to run again (it only redoes what changed),
+# as root or as an ordinary user, on any Python >= 3.11 (Debian 12's 3.11.2, Ubuntu 24.04's 3.12):
+#   1. system packages: graphviz (`dot`, for torchviz), chromium (browser tests), bubblewrap
+#      (the grading sandbox); installed with apt when running as root, otherwise one line
+#      says what to install (JupyterLab works without them);
+#   2. a virtual environment in .venv with exactly the versions of env/lock.txt (a universal
+#      lock: one file for every supported Python, compiled by `make lock`), --no-deps so
+#      nothing outside the lock is ever chosen (no other torch build);
+#   3. the autograder package in editable mode, the Jupyter kernel "pytorch-course", and the
+#      environment-wide nbgrader configuration that routes autograding through the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,40 +16,62 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 APT_PACKAGES=${APT_PACKAGES:-graphviz chromium bubblewrap}
 
+say() { echo "setup: $*"; }
+
+# --- Python
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "setup: no $PYTHON found: install Python 3.11 or newer (e.g. sudo apt-get install python3 python3-venv)" >&2
+  exit 1
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: $("$PYTHON" --version 2>&1) is too old: the course needs Python 3.11 or newer (PYTHON=python3.11 make ...)" >&2
+  exit 1
+fi
+
+# --- system packages
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 if [[ " $APT_PACKAGES " == *" chromium "* ]] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
-# bubblewrap: the sandbox the grading pipeline runs learners' kernels in.
 if [[ " $APT_PACKAGES " == *" bubblewrap "* ]] && ! command -v bwrap >/dev/null 2>&1; then
   missing+=(bubblewrap)
 fi
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing ${missing[*]} with apt"
+    say "installing ${missing[*]} with apt (about 30 s) ..."
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: please install the system packages: ${missing[*]}" >&2
-    echo "       (e.g. sudo apt-get install ${missing[*]}); torchviz graphs, browser tests and the grading sandbox need them" >&2
+    echo "setup: to draw graphs, run the browser tests and grade, install: sudo apt-get install ${missing[*]}" >&2
   fi
 fi
 
-# nbgrader anywhere in this environment autogrades only through the course's sandbox.
-mkdir -p "$VENV/etc/jupyter"
-printf 'exec(open(%s).read())\n' "'$(pwd)/env/nbgrader_safe.py'" > "$VENV/etc/jupyter/nbgrader_config.py"
-
+# --- the virtual environment
 stamp="$VENV/.course-installed"
-want=$(cat env/requirements.txt env/constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$( (cat env/lock.txt pyproject.toml; "$PYTHON" --version) | sha256sum | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   start=$(date +%s)
-  [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-      -c env/constraints.txt -r env/requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    say "creating the virtual environment $VENV with $("$PYTHON" --version 2>&1) ..."
+    if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+      rm -rf "$VENV"
+      echo "setup: $PYTHON cannot create a virtual environment: install its venv module (e.g. sudo apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+  count=$(grep -c '==' env/lock.txt)
+  say "installing the $count packages of env/lock.txt into $VENV (the first time: about 2 minutes and 6 GB, most of it PyTorch) ..."
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r env/lock.txt \
+      2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+      2> >(grep -v "is ignored: it is neither" >&2) \
+    || "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name pytorch-course \
       --display-name "Python (PyTorch course)" >/dev/null
   echo "$want" > "$stamp"
-  echo "setup: environment ready in $VENV ($(( $(date +%s) - start )) s)"
+  say "environment ready in $VENV ($(( $(date +%s) - start )) s)"
 fi
+# nbgrader anywhere in this environment autogrades only through the course's sandbox.
+mkdir -p "$VENV/etc/jupyter"
+printf 'exec(open(%s).read())\n' "'$(pwd)/env/nbgrader_safe.py'" > "$VENV/etc/jupyter/nbgrader_config.py"

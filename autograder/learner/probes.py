@@ -67,8 +67,11 @@ def default_device(device: str):
     "meta" while the inputs are on the CPU): code that forgets the input's device then
     mixes devices, or returns a tensor on the wrong one, on a machine without a GPU."""
     before = torch.get_default_device()
+    # Whether a default device was set at all: restoring "cpu" would otherwise leave a
+    # device mode installed for good, which slows every later torch call about twofold.
+    was_set = getattr(getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None), "device_context", None) is not None
     torch.set_default_device(device)
     try:
         yield
     finally:
-        torch.set_default_device(before)
+        torch.set_default_device(before if was_set else None)

@@ -109,6 +109,9 @@ def _check_kind(actual: Any, expected: Any, where: Where) -> None:
         hint = "compute with torch operations so the result stays a tensor on the input's device"
     elif type(expected) is float:
         hint = "return a plain number (float(...) or tensor.item())"
+    elif type(expected) is torch.Tensor and type(actual) is float:
+        hint = ("return a tensor (a 0-d tensor for a single number), not a Python number: "
+                ".item() and float() copy the value off the tensor's device")
     elif type(expected) is tuple:
         hint = "return a list of numbers"
     _fail(where, expected, actual, hint=hint)

@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 LAB_PORT ?= 8888
 
 .PHONY: _need_ch help setup data release release-exchange collect grade report grade-all bench-grading \
-        check-notebooks lab test test-fast clean-grading lock
+        check-notebooks lab instructor test test-fast clean-grading lock
 # Grading runs: `make grade CH=ch01_numpy_net FROM=~/Downloads/submissions.zip`
 CH      ?=
 FROM    ?=
@@ -44,6 +44,9 @@ check-notebooks: setup
 
 lab: setup data
 	@$(PY) -m autograder.authoring.lab --port $(LAB_PORT)
+
+instructor: setup data
+	@$(PY) -m autograder.authoring.lab --instructor --port $(LAB_PORT)
 
 # One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data

@@ -2,14 +2,17 @@
 
   release [CH ...] [--exchange | --exchange-only]
                                   learner copies into notebooks/ (and nbgrader's exchange)
-  collect CH --from PATH          a folder or zip downloaded from an LMS
+  collect CH --from PATH [--roster CSV]
+                                  a folder or zip downloaded from an LMS (Canvas, Moodle, any)
   collect CH --exchange           nbgrader's exchange (nbgrader collect)
   grade CH [--workers N]          autograde every collected submission of CH (sandboxed)
-  report CH                       grades.csv, the gradebook, feedback pages, class report
+  report CH [--roster CSV] [--due TIME --penalty PCT --cutoff DAYS]
+                                  grades (CSV, Canvas and Moodle imports), the gradebook,
+                                  feedback pages, the class report
   run CH --from PATH              collect, grade and report in one go
 
-Working folders live in grading/ (git-ignored; COURSE_GRADING=DIR moves them): originals/, submitted/, results/,
-feedback/, reports/, gradebook.db, exchange/.
+Working folders live in grading/ (git-ignored; COURSE_GRADING=DIR moves them): originals/,
+submitted/, results/, feedback/, reports/, identities.json, roster.csv, gradebook.db, exchange/.
 """
 
 from __future__ import annotations
@@ -84,6 +87,17 @@ def cmd_collect(args) -> int:
         print(f"skipped {len(skipped)} file(s):")
         for s in skipped:
             print(f"  {s.origin}: {s.reason}")
+    if getattr(args, "roster", None):
+        from .grader.roster import match, read_roster
+        GRADING.mkdir(parents=True, exist_ok=True)
+        (GRADING / "roster.csv").write_bytes(Path(args.roster).read_bytes())   # report reuses it
+        people = read_roster(GRADING / "roster.csv")
+        learners = collect_mod.Identities(GRADING).by_id()
+        mine = {c.student: learners.get(c.student, {}) for c in got}
+        _, missing, unmatched = match(people, mine)
+        print(f"roster: {len(people)} learners; {len(people) - len(missing)} handed in"
+              + (f"; no submission: {', '.join(p.name or p.lms_id for p in missing)}" if missing else "")
+              + (f"; not on the roster: {', '.join(unmatched)}" if unmatched else ""))
     return 0
 
 
@@ -129,19 +143,48 @@ def register(chapter: str) -> None:
 def cmd_report(args) -> int:
     from .grader import report
     from .grader.grading import read_result
+    from .grader.roster import LatePolicy, read_roster
 
     out = _results_dir(args.chapter)
-    results = {p.stem: r for p in sorted(out.glob("*.json")) if (r := read_result(out, p.stem))}
+    results = {p.stem: r for p in sorted(out.glob("*.json")) if p.stem != "batch"
+               and (r := read_result(out, p.stem))}
     if not results:
         print(f"no results for {args.chapter}: run `grade` first", file=sys.stderr)
         return 1
     reports = GRADING / "reports" / args.chapter
-    csv_path = report.write_csv(results, reports / "grades.csv")
+    policy_file = reports / "policy.json"
+    policy = LatePolicy.load(policy_file)
+    if args.due or args.penalty is not None or args.cutoff is not None:
+        policy = LatePolicy(args.due or policy.due,
+                            policy.penalty_per_day if args.penalty is None else args.penalty / 100,
+                            policy.cutoff_days if args.cutoff is None else args.cutoff)
+        policy.save(policy_file)
+    roster_file = Path(args.roster) if args.roster else GRADING / "roster.csv"
+    if args.roster:
+        GRADING.mkdir(parents=True, exist_ok=True)
+        (GRADING / "roster.csv").write_bytes(Path(args.roster).read_bytes())
+    roster = read_roster(roster_file) if roster_file.is_file() else None
+    print(f"report: {len(results)} results" + (f", roster of {len(roster)}" if roster else "")
+          + (f", due {policy.due}" if policy.due else "") + " ...", flush=True)
+    rows, missing, unmatched = report.build_rows(results, args.chapter, GRADING, policy, roster)
+    csv_path = report.write_csv(rows, args.chapter, reports / "grades.csv")
+    exports = report.write_lms_exports(rows, args.chapter, reports)
     register(args.chapter)
-    report.to_gradebook(results, args.chapter, f"sqlite:///{GRADING / 'gradebook.db'}")
-    pages = report.write_feedback(results, GRADING / "feedback")
-    page = report.class_report(results, args.chapter, reports / "class_report.html")
-    print(f"{_show(csv_path)}, {_show(page)}, {len(pages)} feedback pages, gradebook updated")
+    report.to_gradebook(rows, args.chapter, f"sqlite:///{GRADING / 'gradebook.db'}")
+    pages = report.write_feedback(rows, GRADING / "feedback")
+    subs = {s: p for s, p in _submissions(args.chapter).items() if s in results}
+    pairs = report.class_similarity(args.chapter, subs, REPO / "notebooks" / args.chapter / f"{args.chapter}.ipynb")
+    page = report.class_report(rows, args.chapter, reports / "class_report.html", missing=missing,
+                               unmatched=unmatched, pairs=pairs)
+    facts = report.summary(rows)
+    print(f"grades: {_show(csv_path)} (LMS imports: {', '.join(_show(e) for e in exports)})")
+    print(f"class report: {_show(page)}; feedback pages: {len(pages)} in {_show(GRADING / 'feedback')}"
+          "/<learner>/" + args.chapter + "/feedback.html; gradebook updated")
+    print(f"{facts['graded']} graded, {facts['late']} late, {facts['flagged']} flagged, "
+          f"{len(pairs)} similar pair(s)"
+          + (f"; no submission from {len(missing)} on the roster: "
+             + ", ".join(p.name or p.lms_id for p in missing) if missing else "")
+          + (f"; not on the roster: {', '.join(unmatched)}" if unmatched else ""))
     return 0
 
 
@@ -170,12 +213,19 @@ def main(argv: list[str] | None = None) -> int:
                        ("run", cmd_run)):
         p = sub.add_parser(name)
         p.add_argument("chapter", choices=chapters())
+        if name == "collect":
+            p.add_argument("--roster", help="the class list exported from the LMS (CSV)")
         if name in ("collect", "run"):
             src = p.add_mutually_exclusive_group(required=True)
             src.add_argument("--from", dest="source", help="LMS download: folder or zip")
             src.add_argument("--exchange", action="store_true", help="nbgrader's exchange")
         if name in ("grade", "run"):
             grading_options(p)
+        if name in ("report", "run"):
+            p.add_argument("--roster", help="the class list exported from the LMS (CSV)")
+            p.add_argument("--due", help="due time, ISO 8601 (e.g. 2026-12-01T23:59+01:00)")
+            p.add_argument("--penalty", type=float, help="late penalty, percent of the score per started day")
+            p.add_argument("--cutoff", type=float, help="days after the due time when late work scores zero")
         p.set_defaults(func=func)
     args = parser.parse_args(argv)
     try:

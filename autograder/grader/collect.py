@@ -163,7 +163,10 @@ def _add(scan: Scan, parts: tuple[str, ...], data: bytes, origin: str, when: dat
     scan.entries.append(entry)
 
 
-def _scan_zip(scan: Scan, blob_or_path, origin: str, prefix: tuple[str, ...], depth: int) -> None:
+def _scan_zip(scan: Scan, blob_or_path, origin: str, prefix: tuple[str, ...], depth: int,
+              when_handed_in: datetime | None = None) -> None:
+    """A zip's notebooks. Inside a zip that was itself handed in, the outer entry's time is
+    the submission time (the inner files carry the learner's own clock)."""
     try:
         zf = zipfile.ZipFile(blob_or_path)
     except (zipfile.BadZipFile, OSError) as err:
@@ -199,13 +202,14 @@ def _scan_zip(scan: Scan, blob_or_path, origin: str, prefix: tuple[str, ...], de
                 scan.skipped.append(Skipped(where, f"unreadable ({type(err).__name__}: {err})"))
                 continue
             scan.read_bytes += len(data)
+            when = when_handed_in or (datetime(*info.date_time, tzinfo=timezone.utc)
+                                      if info.date_time[0] > 1980 else None)
             if lower.endswith(".zip"):
                 if depth >= MAX_ZIP_DEPTH:
                     scan.skipped.append(Skipped(where, f"a zip nested more than {MAX_ZIP_DEPTH} deep"))
                 else:
-                    _scan_zip(scan, io.BytesIO(data), where, parts[:-1] + (parts[-1][:-4],), depth + 1)
+                    _scan_zip(scan, io.BytesIO(data), where, parts[:-1] + (parts[-1][:-4],), depth + 1, when)
                 continue
-            when = datetime(*info.date_time, tzinfo=timezone.utc) if info.date_time[0] > 1980 else None
             _add(scan, parts, data, where, when)
 
 
@@ -251,7 +255,8 @@ def scan(source: Path) -> Scan:
                 continue
             lower = name.lower()
             if lower.endswith(".zip"):
-                _scan_zip(found, path, str(rel), parts[:-1] + (name[:-4],), 1)
+                _scan_zip(found, path, str(rel), parts[:-1] + (name[:-4],), 1,
+                          datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
                 continue
             if not lower.endswith(".ipynb"):
                 found.skipped.append(Skipped(str(rel), "not a notebook"))

@@ -28,6 +28,8 @@ from .course import REPO
 
 LEARNER_OFF_LAB = ("@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list",
                    "@jupyter/nbgrader:menu")
+# Off for everyone: the "news" pop-up would ask about fetching from the internet.
+QUIET_LAB = ("@jupyterlab/apputils-extension:announcements",)
 LEARNER_OFF_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 
 
@@ -36,7 +38,7 @@ def learner_config(folder: Path) -> Path:
     of the user's own ~/.jupyter for this server only)."""
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {name: True for name in LEARNER_OFF_LAB}}, indent=1))
+        {"disabledExtensions": {name: True for name in LEARNER_OFF_LAB + QUIET_LAB}}, indent=1))
     (folder / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"jpserver_extensions": {name: False for name in LEARNER_OFF_SERVER}}}, indent=1))
     return folder
@@ -47,7 +49,9 @@ def command(port: int, root: Path, open_path: str, token: str, extra: list[str] 
     args = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
-            f"--LabApp.default_url=/lab/tree/{open_path}", "--ServerApp.log_level=WARN",
+            f"--LabApp.default_url=/lab/tree/{open_path}",
+            *([] if any("log_level" in e for e in extra) else
+              ["--ServerApp.log_level=WARN", "--LabApp.log_level=WARN", "--Application.log_level=WARN"]),
             "--MappingKernelManager.default_kernel_name=pytorch-course"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
@@ -68,7 +72,7 @@ def wait_ready(proc: subprocess.Popen, port: int, token: str, seconds: int = 180
 
 
 def start(port: int, *, instructor: bool = False, extra: list[str] = (), env: dict | None = None,
-          workspace: Path | None = None, quiet: bool = False):
+          workspace: Path | None = None, root: Path | None = None, quiet: bool = False):
     """Start the server; returns (process, url). Raises RuntimeError with the reason."""
     from . import workspace as ws
 
@@ -76,7 +80,7 @@ def start(port: int, *, instructor: bool = False, extra: list[str] = (), env: di
     token = secrets.token_hex(16)
     (REPO / "grading" / "exchange").mkdir(parents=True, exist_ok=True)
     if instructor:
-        root, open_path = REPO, "notebooks"
+        root, open_path = root or REPO, "notebooks" if (root or REPO) == REPO else ""
     else:
         root = workspace or ws.WORKSPACE
         ws.sync(root, log=(lambda *a: None) if quiet else print)

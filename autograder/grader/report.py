@@ -246,6 +246,7 @@ def class_report(rows: list[Row], chapter: str, path: Path, *, missing: list[Per
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     exercises = list(exercises_of(source_notebook(chapter)))
     graded = [row for row in rows if row.result is not None]
@@ -258,6 +259,7 @@ def class_report(rows: list[Row], chapter: str, path: Path, *, missing: list[Per
     ax.set_xlim(-step, top + step)
     ax.set_xlabel(f"final score (of {top:g})")
     ax.set_ylabel("learners")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(f"{chapter}: score distribution ({len(totals)} learners)")
     rates = [sum(r.result.exercises[e].score == r.result.exercises[e].points for r in graded
                  if e in r.result.exercises) / max(len(graded), 1) for e in exercises]

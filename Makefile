@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 LAB_PORT ?= 8888
 
 .PHONY: _need_ch help setup data release release-exchange collect grade report grade-all bench-grading \
-        check-notebooks lab instructor test test-fast clean-grading lock
+        check-notebooks lab instructor test test-fast test-gpu clean-grading lock
 # Grading runs: `make grade CH=ch01_numpy_net FROM=~/Downloads/submissions.zip`
 CH      ?=
 FROM    ?=
@@ -51,6 +51,10 @@ instructor: setup data
 # One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data
 	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 --junitxml=artifacts/junit.xml
+
+# Every spec, mutant and alternative on CUDA, and CPU/CUDA agreement (skips without a GPU).
+test-gpu: setup data
+	COURSE_QUICK=1 $(PY) -m pytest -m gpu tests/test_gpu.py -q --durations=10
 
 test-fast: setup
 	COURSE_QUICK=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not nbgrader" -n $(PYTEST_WORKERS)

@@ -5,7 +5,9 @@
   collect CH --from PATH [--roster CSV]
                                   a folder or zip downloaded from an LMS (Canvas, Moodle, any)
   collect CH --exchange           nbgrader's exchange (nbgrader collect)
-  grade CH [--workers N]          autograde every collected submission of CH (sandboxed)
+  grade CH [--workers N | --scheduler tcp://HOST:8786]
+                                  autograde every collected submission of CH (sandboxed), here
+                                  or on a Dask cluster
   report CH [--roster CSV] [--due TIME --penalty PCT --cutoff DAYS]
                                   grades (CSV, Canvas and Moodle imports), the gradebook,
                                   feedback pages, the class report
@@ -109,7 +111,7 @@ def cmd_grade(args) -> int:
     if not subs:
         print(f"no submissions of {args.chapter} in {GRADING / 'submitted'}", file=sys.stderr)
         return 1
-    missing = sandbox.missing_tools()
+    missing = [] if (args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")) else sandbox.missing_tools()
     if missing:
         print(f"error: grading needs {', '.join(missing)} for its sandbox "
               "(apt-get install bubblewrap util-linux); nothing was graded", file=sys.stderr)
@@ -119,7 +121,7 @@ def cmd_grade(args) -> int:
     os.environ.setdefault("COURSE_QUICK", "1")
     try:
         results = grade_batch(args.chapter, subs, _results_dir(args.chapter), workers=args.workers,
-                              limits=limits)
+                              limits=limits, scheduler=args.scheduler)
     except ControlFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
         p.add_argument("--memory-gb", type=float, default=3.0, help="memory per kernel")
         p.add_argument("--output-kb", type=int, default=1000, help="output per cell")
+        p.add_argument("--scheduler", help="grade on a Dask cluster: its scheduler's address "
+                       "(tcp://host:8786; default $DASK_SCHEDULER_ADDRESS, else this machine)")
 
     for name, func in (("collect", cmd_collect), ("grade", cmd_grade), ("report", cmd_report),
                        ("run", cmd_run)):

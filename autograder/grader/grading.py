@@ -204,7 +204,10 @@ def solution_notebook(chapter: str) -> nbformat.NotebookNode:
 def run_worker(nb: nbformat.NotebookNode, chapter: str, points: dict[str, float], salt: int,
                limits: sandbox.Limits, executed: Path, *, data: Path | None = None) -> dict:
     """Grade an assembled notebook in a worker process; returns its verdicts, or
-    {"fatal": reason} when it failed (died, hung, or could not set up the sandbox)."""
+    {"fatal": reason} when it failed (died, hung, or could not set up the sandbox). The
+    worker and everything it started are killed when it runs past its wall-time budget."""
+    import signal
+
     with tempfile.TemporaryDirectory(prefix="grade-job-") as tmp:
         path = Path(tmp) / "submission.ipynb"
         nbformat.write(nb, str(path))
@@ -213,46 +216,47 @@ def run_worker(nb: nbformat.NotebookNode, chapter: str, points: dict[str, float]
                "executed": str(executed), "limits": limits.to_dict(),
                "data": str(data) if data else None}
         budget = limits.total_seconds + limits.harvest_seconds * (len(points) + 1) + 120
-        env = {k: v for k, v in os.environ.items()}
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.grader.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         try:
-            proc = subprocess.run([sys.executable, "-m", "autograder.grader.worker"],
-                                  input=json.dumps(job), capture_output=True, text=True,
-                                  timeout=budget, env=env, start_new_session=True)
+            out, err = proc.communicate(json.dumps(job), timeout=budget)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)      # the launcher dies with it (PDEATHSIG)
+            proc.communicate()
             return {"fatal": f"grading took longer than {budget} s and was stopped"}
-        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        lines = [ln for ln in out.splitlines() if ln.strip()]
         try:
-            result = json.loads(lines[-1])
+            return json.loads(lines[-1])
         except (IndexError, ValueError):
-            tail = proc.stderr.strip().splitlines()[-3:]
+            tail = err.strip().splitlines()[-3:]
             return {"fatal": f"the grading worker died (exit {proc.returncode}): {' / '.join(tail)[:500]}"}
-        return result
 
 
 # ----------------------------------------------------------------------------- one submission
-def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *, salt: int,
-              limits: sandbox.Limits = sandbox.Limits()) -> Result:
-    """Grade one submission file; never raises for anything the submission contains."""
+def grade_submission(data: bytes, chapter: str, student: str, *, salt: int,
+                     limits: sandbox.Limits = sandbox.Limits()) -> tuple[Result, bytes | None]:
+    """Grade one submission's bytes: (its result, the executed notebook's bytes). Never raises
+    for anything the submission contains; writes nothing outside its temporary folders, so it
+    can run on any machine of a cluster (the caller keeps the files)."""
     start = time.time()
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        result = Result(student, chapter, "", status="error", salt=salt,
-                        problems=[f"the file could not be read: {err}"])
-        return result
     result = Result(student, chapter, hashlib.sha256(data).hexdigest(), salt=salt)
     source = source_notebook(chapter)
     points = exercises_of(source)
     result.exercises = {e: ExerciseResult(e, p) for e, p in points.items()}
     nb, status, problem = load(data, chapter, source)
+    executed_bytes = None
     if nb is None:
         result.status, result.problems = status, [problem]
         for r in result.exercises.values():
             r.message = problem
     else:
         graded_nb, problems = assemble(nb, source, limits)
-        verdicts = run_worker(graded_nb, chapter, points, salt, limits,
-                              Path(out_dir) / "executed" / f"{student}.ipynb")
+        with tempfile.TemporaryDirectory(prefix="executed-") as tmp:
+            executed = Path(tmp) / "executed.ipynb"
+            verdicts = run_worker(graded_nb, chapter, points, salt, limits, executed)
+            if executed.is_file():
+                executed_bytes = executed.read_bytes()
         result.problems = problems
         if "fatal" in verdicts:
             result.status = "error"
@@ -269,7 +273,27 @@ def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *, salt: in
                 result.flags.append("learner code reaches outside its exercises (advice only: "
                                     "grading is unaffected; worth a look): " + "; ".join(reasons))
     result.seconds = round(time.time() - start, 2)
+    return result, executed_bytes
+
+
+def grade_one(path: Path, chapter: str, student: str, out_dir: Path, *, salt: int,
+              limits: sandbox.Limits = sandbox.Limits()) -> Result:
+    """Grade one submission file on this machine and keep its executed notebook."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        return Result(student, chapter, "", status="error", salt=salt,
+                      problems=[f"the file could not be read: {err}"])
+    result, executed = grade_submission(data, chapter, student, salt=salt, limits=limits)
+    keep_executed(out_dir, student, executed)
     return result
+
+
+def keep_executed(out_dir: Path, student: str, executed: bytes | None) -> None:
+    if executed is not None:
+        path = Path(out_dir) / "executed" / f"{student}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(executed)
 
 
 def result_path(out_dir: Path, student: str) -> Path:
@@ -292,13 +316,60 @@ def read_result(out_dir: Path, student: str) -> Result | None:
         return None
 
 
+# ----------------------------------------------------------------------------- where tasks run
+class Runner:
+    """Where submissions are graded: threads on this machine (each starts its own worker
+    process and sandbox), or a Dask cluster when given a scheduler address. Either way
+    each task grades one submission and returns its result; only this process writes."""
+
+    def __init__(self, workers: int = 2, scheduler: str | None = None):
+        self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+        if self.scheduler:
+            from distributed import Client
+            self.client = Client(self.scheduler, timeout="30s")
+            self.pool = None
+        else:
+            self.client = None
+            self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+
+    def submit(self, fn, *args, **kwargs):
+        if self.client is not None:
+            # pure=False: the same file graded twice is two tasks; retries: a worker that dies
+            # or disappears costs only a retry of its tasks (Dask reschedules lost ones itself).
+            return self.client.submit(fn, *args, pure=False, retries=2, **kwargs)
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def as_completed(self, futures):
+        if self.client is not None:
+            from distributed import as_completed as dask_completed
+            return dask_completed(futures)
+        return as_completed(futures)
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+        else:
+            self.pool.shutdown()
+
+
+def _safe_grade(data: bytes, chapter: str, student: str, salt: int, limits: sandbox.Limits):
+    try:
+        return grade_submission(data, chapter, student, salt=salt, limits=limits)
+    except Exception as err:  # noqa: BLE001 - a grader fault is that submission's error
+        return Result(student, chapter, hashlib.sha256(data).hexdigest(), status="error", salt=salt,
+                      problems=[f"the grader failed on this submission: {type(err).__name__}: {err}"]), None
+
+
 # ----------------------------------------------------------------------------- 3. control
 class ControlFailed(RuntimeError):
     """The instructor's solution does not pass with any salt tried: nothing is graded."""
 
 
+CONTROL = "_control"
+
+
 def control(chapter: str, out_dir: Path, limits: sandbox.Limits, salt: int | None = None,
-            log=print) -> int:
+            log=print, runner: Runner | None = None) -> int:
     """A salt on which the instructor's own solution gets full marks (the batch's control),
     recorded in `batch.json`; a resumed batch keeps its salt."""
     record = Path(out_dir) / "batch.json"
@@ -310,19 +381,23 @@ def control(chapter: str, out_dir: Path, limits: sandbox.Limits, salt: int | Non
         except (OSError, ValueError, KeyError):
             pass
     points = exercises_of(source_notebook(chapter))
+    solution = nbformat.writes(source_notebook(chapter)).encode()
     tried: list[str] = []
     for draw in range(SALT_DRAWS):
         this = secrets.randbelow(10 ** 6) if salt is None else salt
-        verdicts = run_worker(solution_notebook(chapter), chapter, points, this, limits,
-                              Path(out_dir) / "executed" / "_control.ipynb")
-        if "fatal" in verdicts:
+        if runner is not None:
+            result, executed = runner.submit(_safe_grade, solution, chapter, CONTROL, this, limits).result()
+        else:
+            result, executed = _safe_grade(solution, chapter, CONTROL, this, limits)
+        keep_executed(out_dir, CONTROL, executed)
+        if result.status != "graded":
             raise ControlFailed(f"the control run (the instructor's solution) could not be graded: "
-                                f"{verdicts['fatal']}")
-        failing = {e: v["message"] for e, v in verdicts["exercises"].items() if v["score"] != points[e]}
+                                f"{'; '.join(result.problems)}")
+        failing = {e: x.message for e, x in result.exercises.items() if x.score != points[e]}
         if not failing:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
             record.write_text(json.dumps({"salt": this, "control": "passed", "drawn": draw + 1,
-                                          "seconds": verdicts.get("seconds")}))
+                                          "seconds": result.seconds}))
             return this
         first = next(iter(failing.items()))
         tried.append(f"salt {this}: {', '.join(failing)} ({first[1].splitlines()[0][:200]})")
@@ -338,40 +413,53 @@ def control(chapter: str, out_dir: Path, limits: sandbox.Limits, salt: int | Non
 # ----------------------------------------------------------------------------- 5. a batch
 def grade_batch(chapter: str, submissions: dict[str, Path], out_dir: Path, *, workers: int = 2,
                 limits: sandbox.Limits = sandbox.Limits(), salt: int | None = None,
-                show_progress: bool = True) -> dict[str, Result]:
-    """Grade {student: notebook path} in parallel; submissions whose result already exists
-    for the same file contents (and salt) are not graded again."""
+                show_progress: bool = True, scheduler: str | None = None) -> dict[str, Result]:
+    """Grade {student: notebook path} in parallel (threads here, or a Dask cluster at
+    `scheduler`); submissions whose result already exists for the same file contents (and
+    salt) are not graded again."""
     from ..learner.plotting import progress
 
     out_dir = Path(out_dir)
-    salt = control(chapter, out_dir, limits, salt, log=print if show_progress else (lambda *a: None))
-    done: dict[str, Result] = {}
-    todo = []
-    for student, path in sorted(submissions.items()):
-        old = read_result(out_dir, student)
-        try:
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        except OSError:
-            digest = ""
-        if old is not None and old.sha256 == digest and old.status != "error" and old.salt == salt:
-            done[student] = old
-        else:
-            todo.append((student, Path(path)))
-
-    def task(student: str, path: Path) -> Result:
-        try:
-            return grade_one(path, chapter, student, out_dir, salt=salt, limits=limits)
-        except Exception as err:  # noqa: BLE001 - a grader fault is that submission's error
-            return Result(student, chapter, "", status="error", salt=salt,
-                          problems=[f"the grader failed on this submission: {type(err).__name__}: {err}"])
-
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(task, s, p) for s, p in todo]
-            bar = progress(as_completed(futures), desc=f"grading {chapter}", total=len(futures)) \
-                if show_progress else as_completed(futures)
-            for fut in bar:
-                r = fut.result()
+    runner = Runner(workers, scheduler)
+    try:
+        salt = control(chapter, out_dir, limits, salt, log=print if show_progress else (lambda *a: None),
+                       runner=runner)
+        done: dict[str, Result] = {}
+        futures = []
+        for student, path in sorted(submissions.items()):
+            old = read_result(out_dir, student)
+            try:
+                data = Path(path).read_bytes()
+            except OSError as err:
+                r = Result(student, chapter, "", status="error", salt=salt,
+                           problems=[f"the file could not be read: {err}"])
                 write_result(r, out_dir)
-                done[r.student] = r
-    return done
+                done[student] = r
+                continue
+            if old is not None and old.sha256 == hashlib.sha256(data).hexdigest() \
+                    and old.status != "error" and old.salt == salt:
+                done[student] = old
+            else:
+                futures.append(runner.submit(_safe_grade, data, chapter, student, salt, limits))
+        finished = runner.as_completed(futures)
+        if show_progress and futures:
+            finished = progress(finished, desc=f"grading {chapter}", total=len(futures))
+        for fut in finished:
+            try:
+                r, executed = fut.result()
+            except Exception as err:  # noqa: BLE001 - e.g. every retry's worker died
+                continue_with = f"{type(err).__name__}: {err}"
+                print(f"a grading task failed: {continue_with}")
+                continue
+            keep_executed(out_dir, r.student, executed)
+            write_result(r, out_dir)
+            done[r.student] = r
+        for student in submissions:                 # tasks lost for good are that learner's error
+            if student not in done:
+                r = Result(student, chapter, "", status="error", salt=salt,
+                           problems=["grading this submission failed on every try (its worker died)"])
+                write_result(r, out_dir)
+                done[student] = r
+        return done
+    finally:
+        runner.close()

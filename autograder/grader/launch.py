@@ -31,9 +31,12 @@ def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[0] not in ("--root", "--user") or argv[1] != "--" or "--" not in argv[2:]:
         _fail("usage: launch --root|--user -- BWRAP_ARGS -- COMMAND")
     bwrap = argv[2:]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)   # the grading worker dies: so does the kernel
+    if os.getppid() == 1:
+        sys.exit(70)                              # it died before we could say so
     if argv[0] == "--user":      # bubblewrap makes the user namespace itself
         os.execvp(bwrap[0], bwrap)
-    libc = ctypes.CDLL(None, use_errno=True)
     os.setgroups([])
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()

@@ -1,0 +1,90 @@
+"""Throughput of grading on a Dask cluster: a real `dask scheduler` and 1, then 2, `dask
+worker` processes on this machine (one thread each), grading the same synthetic class.
+
+Usage:  python bench/cluster.py [--learners 24] [--chapter ch01_numpy_net]
+
+Prints submissions per minute for each cluster size, and the cost model the README quotes:
+workers needed to grade 10,000 learners x 10 chapters in one hour at the measured rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("COURSE_QUICK", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from grading import make_class  # noqa: E402
+
+from autograder.grader.grading import grade_batch  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(chapter: str, files: dict[str, Path], workers: int, root: Path) -> float:
+    port = _port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    log = open(root / f"dask-{workers}.log", "w")
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], env=env, stdout=log, stderr=subprocess.STDOUT)]
+    time.sleep(2)
+    procs += [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                "--local-directory", str(root / f"w{workers}-{k}")],
+                               env=env, stdout=log, stderr=subprocess.STDOUT) for k in range(workers)]
+    from distributed import Client
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(workers, timeout=120)
+    try:
+        start = time.perf_counter()
+        grade_batch(chapter, files, root / f"results-{workers}",
+                    scheduler=address, show_progress=False)
+        return time.perf_counter() - start
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+        log.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=24)
+    parser.add_argument("--chapter", default="ch01_numpy_net")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        root = Path(tmp)
+        files = make_class(root, [args.chapter], args.learners, False)[args.chapter]
+        print(f"class: {len(files)} submissions of {args.chapter}; {os.cpu_count()} cores")
+        rates = {}
+        for workers in (1, 2):
+            seconds = run(args.chapter, files, workers, root)
+            rates[workers] = len(files) / seconds * 60
+            print(f"  {workers} worker(s): {seconds:.1f} s, {rates[workers]:.1f} submissions/min "
+                  f"(control run included)", flush=True)
+    per_worker = rates[1]
+    total = 10_000 * 10
+    print(f"\ncost model: 10,000 learners x 10 chapters = {total} submissions; at {per_worker:.1f} "
+          f"per worker-minute a 1-hour turnaround needs {total / (per_worker * 60):.0f} workers "
+          f"(one core each), {total / per_worker / 60:.0f} worker-hours")
+    print(f"speed-up from 1 to 2 workers on this {os.cpu_count()}-core machine: {rates[2] / rates[1]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

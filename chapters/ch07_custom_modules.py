@@ -15,15 +15,18 @@
 # 4. `DynamicNet`: a net that picks its depth at random on every call and reuses one layer,
 # 5. `corr2d(X, K)` and `Conv2D`: two-dimensional cross-correlation and a layer around it,
 # 6. `pool2d(X, size, mode)`: max and average pooling,
-# 7. `LeNet`: the classic convolutional network, checked shape by shape.
+# 7. `LeNet`: the classic convolutional network, designed by you from its stage shapes,
+# 8. `Normalize`: a normalisation layer (layer norm or batch norm) written by hand.
 #
-# **How grading works.** Each exercise has a cell for your code and a test cell after it
-# with a few visible checks. At submission, hidden checks build your module with seeded
-# weights, move it to every available device, and compare its outputs **and the gradients
-# of its parameters** with PyTorch's own functional operations (`F.linear`, `F.conv2d`,
-# `F.max_pool2d`, ...) computed from the very same weights. They also check that your
-# parameters are *registered* under the names the exercise gives. Run the same checks
-# yourself with `check("ch07.TwoLayerNet", TwoLayerNet)`, or all of them with the last cell.
+# Two rules hold in every exercise. **Leave the tensors you are given unchanged** (no
+# in-place operations such as `x -= m` or `x.relu_()` on them: compute new tensors).
+# And **keep everything on the input's device**: the checks also run each exercise on
+# PyTorch's `meta` device, which stands in for a GPU (its tensors have a shape and a dtype
+# but no values), so a tensor created without `device=`, or a layer that is not
+# registered and so not moved by `.to(device)`, shows up even on a machine without a GPU.
+# The checks compare your outputs **and the gradients of your parameters** with PyTorch's
+# own operations computed from the very same weights, and look at the names under which
+# your parameters are registered.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import random
@@ -33,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder import check, check_chapter, default_device, pick
+from autograder import check, check_chapter, default_device, needs, pick
 from autograder import loss_curve, progress
 
 torch.manual_seed(0)
@@ -84,7 +87,9 @@ for name, p in seq.named_parameters():
 # Write a subclass of `nn.Module` whose constructor takes `(D_in, H, D_out)` and creates
 # exactly two layers, `self.linear1 = nn.Linear(D_in, H)` and `self.linear2 = nn.Linear(H, D_out)`.
 # `forward(x)` returns `linear2(relu(linear1(x)))` for a batch `x` of shape `(N, D_in)`.
-# (The parameter names are then `linear1.weight`, `linear1.bias`, `linear2.weight`, `linear2.bias`.)
+# (The parameter names are then `linear1.weight`, `linear1.bias`, `linear2.weight`, `linear2.bias`,
+# and there are no others.) Any way of writing the ReLU is fine (`torch.relu`, `F.relu`, an
+# `nn.ReLU()` attribute, `.clamp(min=0)`).
 
 # %% nbgrader={"grade": false, "grade_id": "TwoLayerNet", "locked": false, "schema_version": 3, "solution": true}
 class TwoLayerNet(nn.Module):
@@ -115,7 +120,7 @@ y_t = net_t(x_t)
 assert y_t.shape == (5, 2), f"a batch of 5 should give an output of shape (5, 2), got {tuple(y_t.shape)}"
 expected_t = net_t.linear2(torch.relu(net_t.linear1(x_t)))
 assert torch.allclose(y_t, expected_t), "forward should return linear2(relu(linear1(x)))"
-print("visible checks passed")
+check("ch07.TwoLayerNet", TwoLayerNet)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.TwoLayerNet", TwoLayerNet)
@@ -139,6 +144,8 @@ _check("ch07.TwoLayerNet", TwoLayerNet)
 #
 # A module with no constructor arguments and **no parameters**; `forward(X)` returns
 # `X` minus the mean of **all** its elements (one number), for a tensor `X` of any shape.
+# Gradients must flow through the mean too (keep it a tensor: no `.item()`), and `X` must
+# not be changed in place.
 
 # %% nbgrader={"grade": false, "grade_id": "CenteredLayer", "locked": false, "schema_version": 3, "solution": true}
 class CenteredLayer(nn.Module):
@@ -159,7 +166,7 @@ out_t = layer_t(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]))
 assert torch.allclose(out_t, torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])), \
     f"[1, 2, 3, 4, 5] minus its mean 3 is [-2, -1, 0, 1, 2], got {out_t}"
 assert len(list(layer_t.parameters())) == 0, "a centring layer has no parameters"
-print("visible checks passed")
+check("ch07.CenteredLayer", CenteredLayer)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.CenteredLayer", CenteredLayer)
@@ -171,8 +178,9 @@ _check("ch07.CenteredLayer", CenteredLayer)
 # is float32 rounding.
 
 # %%
-stack = nn.Sequential(nn.Linear(8, 128), CenteredLayer())
-print(f"mean of the output: {stack(torch.rand(4, 8)).mean().item():.2e}")
+with needs("CenteredLayer"):
+    stack = nn.Sequential(nn.Linear(8, 128), CenteredLayer())
+    print(f"mean of the output: {stack(torch.rand(4, 8)).mean().item():.2e}")
 
 
 # %% [markdown]
@@ -224,7 +232,8 @@ print([name for name, _ in Hidden().named_parameters()])
 # `self.params = nn.ParameterList(...)`, where `self.params[i]` has shape
 # `(sizes[i], sizes[i + 1])` (no biases; initial values are up to you, e.g.
 # `torch.randn(a, b) / a ** 0.5`). `forward(x)` multiplies `x` (shape `(N, D_0)`) by each
-# matrix in turn, `x = x @ W`, with a ReLU after every matrix **except the last**.
+# matrix in turn, `x = x @ W`, with a ReLU after every matrix **except the last**. No other
+# parameters.
 
 # %% nbgrader={"grade": false, "grade_id": "ListDense", "locked": false, "schema_version": 3, "solution": true}
 class ListDense(nn.Module):
@@ -257,7 +266,7 @@ x_t = torch.randn(5, 4)
 expected_t = torch.relu(x_t @ dense_t.params[0]) @ dense_t.params[1]
 assert torch.allclose(dense_t(x_t), expected_t, atol=1e-6), \
     "forward should compute relu(x @ params[0]) @ params[1] for two matrices"
-print("visible checks passed")
+check("ch07.ListDense", ListDense)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.ListDense", ListDense)
@@ -272,7 +281,8 @@ _check("ch07.ListDense", ListDense)
 #
 # `heads` is a dict `{name: D_out}`. Keep one weight matrix per head in
 # `self.params = nn.ParameterDict(...)`, with `self.params[name]` of shape `(D_in, D_out)`
-# (no biases; any initial values). `forward(x, choice)` returns `x @ self.params[choice]`.
+# (no biases, no other parameters; any initial values). `forward(x, choice)` returns
+# `x @ self.params[choice]`.
 
 # %% nbgrader={"grade": false, "grade_id": "DictDense", "locked": false, "schema_version": 3, "solution": true}
 class DictDense(nn.Module):
@@ -301,7 +311,7 @@ x_t = torch.randn(3, 4)
 assert heads_t(x_t, "linear3").shape == (3, 2), "forward(x, 'linear3') should have shape (3, 2)"
 assert torch.allclose(heads_t(x_t, "linear2"), x_t @ heads_t.params["linear2"]), \
     "forward(x, 'linear2') should be x @ self.params['linear2']"
-print("visible checks passed")
+check("ch07.DictDense", DictDense)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.DictDense", DictDense)
@@ -365,11 +375,13 @@ print("output:", tuple(tower(torch.randn(2, 8)).shape))
 # `self.middle_linear = nn.Linear(H, H)` and `self.output_linear = nn.Linear(H, D_out)`.
 # `forward(x, depth=None)`:
 # 1. `h = relu(input_linear(x))`;
-# 2. if `depth` is `None`, draw it **on every call** with `random.randint(0, 3)` (0, 1, 2 or 3);
+# 2. if `depth` is `None`, draw it **on every call** with `random.randint(0, 3)` (0, 1, 2 or 3,
+#    each possible; another random source is fine if it gives the same four values);
 # 3. apply `h = relu(middle_linear(h))` exactly `depth` times (the *same* layer each time);
 # 4. return `output_linear(h)`.
 #
-# The `depth` argument lets the tests (and you) run the net at a chosen depth.
+# The `depth` argument lets the tests (and you) run the net at a chosen depth. The checks
+# call `forward(x)` 60 times without a depth and expect every depth from 0 to 3 to come up.
 
 # %% nbgrader={"grade": false, "grade_id": "DynamicNet", "locked": false, "schema_version": 3, "solution": true}
 class DynamicNet(nn.Module):
@@ -405,7 +417,7 @@ h_t = torch.relu(dyn_t.middle_linear(torch.relu(dyn_t.middle_linear(h_t))))
 assert torch.allclose(dyn_t(x_t, depth=2), dyn_t.output_linear(h_t), atol=1e-6), \
     "with depth=2 the middle layer must be applied exactly twice"
 assert dyn_t(x_t).shape == (4, 2), "forward(x) without a depth should still return shape (N, D_out)"
-print("visible checks passed")
+check("ch07.DynamicNet", DynamicNet)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.DynamicNet", DynamicNet)
@@ -417,19 +429,20 @@ _check("ch07.DynamicNet", DynamicNet)
 # version of the same net: their gradients add up to `.grad` of the shared weight.
 
 # %%
-torch.manual_seed(5)
-dyn = DynamicNet(4, 6, 2)
-x_s = torch.randn(3, 4)
-dyn(x_s, depth=3).sum().backward()
+with needs("DynamicNet"):
+    torch.manual_seed(5)
+    dyn = DynamicNet(4, 6, 2)
+    x_s = torch.randn(3, 4)
+    dyn(x_s, depth=3).sum().backward()
 
-copies = [dyn.middle_linear.weight.detach().clone().requires_grad_() for _ in range(3)]
-h = torch.relu(dyn.input_linear(x_s))
-for W in copies:
-    h = torch.relu(F.linear(h, W, dyn.middle_linear.bias))
-dyn.output_linear(h).sum().backward()
-total = sum(W.grad for W in copies)
-print("shared .grad equals the sum of the three uses:",
-      torch.allclose(dyn.middle_linear.weight.grad, total, atol=1e-6))
+    copies = [dyn.middle_linear.weight.detach().clone().requires_grad_() for _ in range(3)]
+    h = torch.relu(dyn.input_linear(x_s))
+    for W in copies:
+        h = torch.relu(F.linear(h, W, dyn.middle_linear.bias))
+    dyn.output_linear(h).sum().backward()
+    total = sum(W.grad for W in copies)
+    print("shared .grad equals the sum of the three uses:",
+          torch.allclose(dyn.middle_linear.weight.grad, total, atol=1e-6))
 
 
 # %% [markdown]
@@ -454,8 +467,16 @@ print("shared .grad equals the sum of the three uses:",
 #
 # Return the 2-D cross-correlation of a 2-D tensor `X` (shape `(h, w)`) with a 2-D kernel
 # `K` (shape `(kh, kw)`): a tensor of shape `(h - kh + 1, w - kw + 1)` with the formula
-# above, on `X`'s device and with `X`'s dtype. Loops over the output positions are fine;
-# do not call `F.conv2d` or `nn.Conv2d`. Gradients must flow to both `X` and `K`.
+# above, on `X`'s device and with `X`'s dtype. Gradients must flow to both `X` and `K`
+# (keep every value a tensor in the graph: no `.item()`, no `torch.tensor(...)` around
+# results), and neither may be changed in place.
+#
+# **Write the sliding window yourself.** Loops over the output positions (or over the
+# kernel's offsets), slicing, `*`, `.sum()`, `torch.stack` are all fine. PyTorch's
+# ready-made convolutions, poolings and window extractors are not: no `F.conv2d` (nor
+# `conv1d`, `conv_transpose2d`, `torch.conv2d`, `nn.Conv2d`), no pooling function or layer,
+# no `F.unfold`, `nn.Unfold` or `Tensor.unfold`. The checks read your code and also watch
+# the operations it runs, so these are found through helper functions and aliases too.
 
 # %% nbgrader={"grade": false, "grade_id": "corr2d", "locked": false, "schema_version": 3, "solution": true}
 def corr2d(X, K):
@@ -479,7 +500,7 @@ assert torch.allclose(Y_t, torch.tensor([[19.0, 25.0], [37.0, 43.0]])), \
     f"expected [[19, 25], [37, 43]] (e.g. 0*0 + 1*1 + 3*2 + 4*3 = 19), got {Y_t}"
 assert corr2d(torch.ones(4, 6), torch.ones(2, 3)).shape == (3, 4), \
     "a (2, 3) kernel on a (4, 6) input gives shape (3, 4): rows first, then columns"
-print("visible checks passed")
+check("ch07.corr2d", corr2d)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.corr2d", corr2d)
@@ -491,16 +512,17 @@ _check("ch07.corr2d", corr2d)
 # It is a vertical-edge detector:
 
 # %%
-img = torch.ones(6, 8)
-img[:, 2:6] = 0                       # a dark band in a bright image
-edges = corr2d(img, torch.tensor([[1.0, -1.0]]))
-fig, ax = plt.subplots(1, 2, figsize=(8, 2.6))
-ax[0].imshow(img, cmap="gray")
-ax[0].set_title("input")
-ax[1].imshow(edges, cmap="coolwarm", vmin=-1, vmax=1)
-ax[1].set_title("corr2d with [[1, -1]]: the edges")
-plt.tight_layout()
-plt.show()
+with needs("corr2d"):
+    img = torch.ones(6, 8)
+    img[:, 2:6] = 0                       # a dark band in a bright image
+    edges = corr2d(img, torch.tensor([[1.0, -1.0]]))
+    fig, ax = plt.subplots(1, 2, figsize=(8, 2.6))
+    ax[0].imshow(img, cmap="gray")
+    ax[0].set_title("input")
+    ax[1].imshow(edges, cmap="coolwarm", vmin=-1, vmax=1)
+    ax[1].set_title("corr2d with [[1, -1]]: the edges")
+    plt.tight_layout()
+    plt.show()
 
 
 # %% [markdown]
@@ -513,9 +535,11 @@ plt.show()
 # A module whose constructor takes `kernel_size = (kh, kw)` and registers
 # `self.weight`, an `nn.Parameter` of shape `(kh, kw)` (e.g. `torch.rand(kernel_size)`), and
 # `self.bias`, an `nn.Parameter` of shape `(1,)` (e.g. zeros). `forward(x)` returns
-# `corr2d(x, self.weight) + self.bias` for a 2-D input `x`.
-# (The hidden checks grade this module with PyTorch's own cross-correlation in place of
-# your `corr2d`, so a mistake there is not counted twice.)
+# `corr2d(x, self.weight) + self.bias` for a 2-D input `x`, calling **your** `corr2d`: as
+# in exercise 6, no PyTorch convolution, pooling or unfold here (the checks watch the
+# operations `forward` runs). No other parameters.
+# (The checks grade this module with a cross-correlation of the grader's own standing in
+# for your `corr2d`, so a mistake there is not counted twice.)
 
 # %% nbgrader={"grade": false, "grade_id": "Conv2D", "locked": false, "schema_version": 3, "solution": true}
 class Conv2D(nn.Module):
@@ -552,7 +576,7 @@ finally:
 assert out_t.shape == (1, 2), f"a (1, 3) input and a (1, 2) kernel give shape (1, 2), got {tuple(out_t.shape)}"
 assert torch.allclose(out_t, torch.tensor([[0.5, 1.5]])), \
     f"[1 - 1, 1 - 0] plus the bias 0.5 is [[0.5, 1.5]], got {out_t}"
-print("visible checks passed")
+check("ch07.Conv2D", Conv2D)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.Conv2D", Conv2D)
@@ -566,21 +590,23 @@ _check("ch07.Conv2D", Conv2D)
 # size would be 42 times too large and the weights would blow up: try it.)
 
 # %%
-torch.manual_seed(6)
-conv = Conv2D((1, 2))
-lr, steps = 0.5, pick(full=100, quick=40)
-history = []
-for step in progress(range(steps), desc="learning the kernel"):
-    loss = ((conv(img) - edges) ** 2).mean()
-    conv.zero_grad()
-    loss.backward()
-    with torch.no_grad():
-        for p in conv.parameters():
-            p -= lr * p.grad
-    history.append(loss.item())
-print("learned kernel:", conv.weight.data.numpy().round(3), " bias:", round(conv.bias.item(), 3))
-loss_curve(history, title="Learning a 1 x 2 kernel")
-plt.show()
+with needs("Conv2D", "corr2d"):
+    torch.manual_seed(6)
+    target = img[:, :-1] - img[:, 1:]   # what corr2d(img, [[1, -1]]) gives: the edges
+    conv = Conv2D((1, 2))
+    lr, steps = 0.5, pick(full=100, quick=40)
+    history = []
+    for step in progress(range(steps), desc="learning the kernel"):
+        loss = ((conv(img) - target) ** 2).mean()
+        conv.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in conv.parameters():
+                p -= lr * p.grad
+        history.append(loss.item())
+    print("learned kernel:", conv.weight.data.numpy().round(3), " bias:", round(conv.bias.item(), 3))
+    loss_curve(history, title="Learning a 1 x 2 kernel")
+    plt.show()
 
 
 # %% [markdown]
@@ -597,10 +623,15 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_09", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 8 · `pool2d(X, size, mode)` (2 points)
 #
-# `X` is a 2-D tensor `(h, w)`, `size = (p_h, p_w)` the window, `mode` either `"max"` or
-# `"avg"`. Return the tensor of shape `(h - p_h + 1, w - p_w + 1)` whose entry `[i, j]` is the
-# max (or the mean) of `X[i:i + p_h, j:j + p_w]`, with `X`'s dtype and device (stride 1, no
-# padding). Loops are fine; do not call `F.max_pool2d`, `F.avg_pool2d` or `nn.*Pool2d`.
+# `X` is a 2-D tensor `(h, w)`, `size = (p_h, p_w)` the window, `mode` either `"max"` (the
+# default) or `"avg"`. Return the tensor of shape `(h - p_h + 1, w - p_w + 1)` whose entry
+# `[i, j]` is the max (or the mean) of `X[i:i + p_h, j:j + p_w]`, with `X`'s dtype and
+# device (stride 1, no padding). Gradients must flow to `X`, which must not be changed in
+# place.
+#
+# **Take each window's max or mean yourself**: loops, slicing, `.max()`, `.amax()`,
+# `.mean()` are fine; as in exercise 6, no PyTorch pooling (`F.max_pool2d`, `F.avg_pool2d`,
+# `nn.MaxPool2d`, ...), convolution or unfold, also not through a helper.
 
 # %% nbgrader={"grade": false, "grade_id": "pool2d", "locked": false, "schema_version": 3, "solution": true}
 def pool2d(X, size, mode="max"):
@@ -623,95 +654,117 @@ assert torch.allclose(pool2d(X_t, (2, 2), "max"), torch.tensor([[4.0, 5.0], [7.0
 assert torch.allclose(pool2d(X_t, (2, 2), "avg"), torch.tensor([[2.0, 3.0], [5.0, 6.0]])), \
     "average pooling of the same input is [[2, 3], [5, 6]]"
 assert pool2d(X_t, (1, 2), "max").shape == (3, 2), "a (1, 2) window on a 3 x 3 input gives shape (3, 2)"
-print("visible checks passed")
+check("ch07.pool2d", pool2d)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.pool2d", pool2d)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 8. LeNet: watching the shapes
+# ## 8. LeNet: designing from the shapes
 #
-# LeNet-5 (LeCun et al., 1998) read handwritten digits for banks and post offices. It is two
-# convolution blocks followed by three fully connected layers; every convolution and every
-# hidden dense layer is followed by a sigmoid (ReLU was not popular yet), and every block
-# by a 2 x 2 average pooling with stride 2. PyTorch's `nn.Conv2d` works on batches of
-# multi-channel images `(N, C, h, w)`: each of its `C_out` kernels spans all `C_in` input
-# channels, so its weight has shape `(C_out, C_in, kh, kw)`.
+# LeNet-5 (LeCun et al., 1998) read handwritten digits for banks and post offices. It is
+# two convolution **blocks** followed by a **head** of three fully connected layers. Each
+# block is a convolution, an activation (a sigmoid in 1998: ReLU was not popular yet) and
+# a 2 x 2 pooling with stride 2 (average pooling then). PyTorch's `nn.Conv2d` works on
+# batches of multi-channel images `(N, C, h, w)`: each of its `C_out` kernels spans all
+# `C_in` input channels, so its weight has shape `(C_out, C_in, kh, kw)`, plus one bias per
+# output channel.
 #
 # The hard part of such a network is getting the sizes right, and they follow from one
-# rule: a `k x k` kernel with padding `p` turns a side of `n` into `n + 2p - k + 1`, and a
-# pooling with window and stride 2 halves it. For a 28 x 28 image:
+# rule: a `k x k` kernel with padding `p` (and stride 1) turns a side of `n` into
+# `n + 2p - k + 1`, and a pooling with window and stride 2 halves it (rounding down). Here
+# are the shapes LeNet's stages must have, for 28 x 28 single-channel images:
 #
-# | layer | output shape |
-# |---|---|
-# | input | (N, 1, 28, 28) |
-# | Conv2d(1, 6, 5, padding=2), Sigmoid | (N, 6, 28, 28) |
-# | AvgPool2d(2, 2) | (N, 6, 14, 14) |
-# | Conv2d(6, 16, 5), Sigmoid | (N, 16, 10, 10) |
-# | AvgPool2d(2, 2) | (N, 16, 5, 5) |
-# | Flatten | (N, 400) |
-# | Linear(400, 120), Sigmoid | (N, 120) |
-# | Linear(120, 84), Sigmoid | (N, 84) |
-# | Linear(84, 10) | (N, 10) |
+# | stage | what it does | output shape |
+# |---|---|---|
+# | input | | (N, 1, 28, 28) |
+# | `block1` | convolution 1 -> 6 channels, activation, 2 x 2 pooling | (N, 6, 14, 14) |
+# | `block2` | convolution 6 -> 16 channels, activation, 2 x 2 pooling | (N, 16, 5, 5) |
+# | `head` | flatten, Linear(400, 120), activation, Linear(120, 84), activation, Linear(84, 10) | (N, 10) |
+#
+# Which kernel sizes and paddings give 28 -> 28 before the first pooling, and 14 -> 10 (or
+# 11) before the second? That is your design decision: `k = 5, p = 2` (LeCun's choice) is
+# one answer, `k = 3, p = 1` another.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_10", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 9 · `LeNet()` (3 points)
 #
-# A module with no constructor arguments that keeps its layers in
-# `self.net = nn.Sequential(...)`, **in this order** (12 layers, indices 0 to 11):
-# `nn.Conv2d(1, 6, kernel_size=5, padding=2)`, `nn.Sigmoid()`, `nn.AvgPool2d(kernel_size=2, stride=2)`,
-# `nn.Conv2d(6, 16, kernel_size=5)`, `nn.Sigmoid()`, `nn.AvgPool2d(kernel_size=2, stride=2)`,
-# `nn.Flatten()`, `nn.Linear(16 * 5 * 5, 120)`, `nn.Sigmoid()`, `nn.Linear(120, 84)`,
-# `nn.Sigmoid()`, `nn.Linear(84, 10)`. `forward(x)` returns `self.net(x)` for `x` of shape
-# `(N, 1, 28, 28)`. The checks compare the output of every stage.
+# Design a LeNet for `(N, 1, 28, 28)` images with no constructor arguments, in three
+# registered parts with the stage shapes of the table above:
+#
+# * `self.block1`: **one** convolution from 1 to 6 channels, an activation, a 2 x 2 pooling
+#   with stride 2: `(N, 1, 28, 28) -> (N, 6, 14, 14)`;
+# * `self.block2`: **one** convolution from 6 to 16 channels, an activation, a 2 x 2
+#   pooling with stride 2: `-> (N, 16, 5, 5)`;
+# * `self.head`: flatten, then `nn.Linear(400, 120)`, an activation, `nn.Linear(120, 84)`,
+#   an activation, `nn.Linear(84, 10)`, and nothing after the last layer: `-> (N, 10)` raw
+#   scores.
+#
+# `forward(x)` returns `self.head(self.block2(self.block1(x)))`. The only layers with
+# parameters are the two convolutions and the three linear layers, all with their biases
+# (PyTorch's default).
+#
+# **Your choices**: the kernel sizes and paddings (any that give these shapes); the
+# activation (any of PyTorch's: sigmoid as in 1998, tanh, ReLU or one of its relatives,
+# as a layer or a function); average or max pooling; `nn.Sequential` or modules of your
+# own with their own `forward`. The checks look at the shape after each part, count the
+# convolutions, activations and poolings each part runs, and check that the parameters are
+# registered, that every one of them gets a gradient, and that nothing follows the last
+# linear layer.
 
 # %% nbgrader={"grade": false, "grade_id": "LeNet", "locked": false, "schema_version": 3, "solution": true}
 class LeNet(nn.Module):
-    """LeNet-5 for 28 x 28 single-channel images."""
+    """A LeNet-5 for 28 x 28 single-channel images: two convolution blocks and a head."""
 
     def __init__(self):
         ### BEGIN SOLUTION
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-            nn.Linear(120, 84), nn.Sigmoid(),
-            nn.Linear(84, 10))
+        self.block1 = nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+                                    nn.AvgPool2d(kernel_size=2, stride=2))
+        self.block2 = nn.Sequential(nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+                                    nn.AvgPool2d(kernel_size=2, stride=2))
+        self.head = nn.Sequential(nn.Flatten(),
+                                  nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+                                  nn.Linear(120, 84), nn.Sigmoid(),
+                                  nn.Linear(84, 10))
         ### END SOLUTION
 
     def forward(self, x):
         ### BEGIN SOLUTION
-        return self.net(x)
+        return self.head(self.block2(self.block1(x)))
         ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_LeNet", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 lenet_t = LeNet()
-assert lenet_t(torch.rand(2, 1, 28, 28)).shape == (2, 10), "LeNet maps (2, 1, 28, 28) to (2, 10)"
-n_t = sum(p.numel() for p in lenet_t.parameters())
-assert n_t == 61706, f"LeNet has 61706 parameters, yours has {n_t}"
-print("visible checks passed")
+x_t = torch.rand(2, 1, 28, 28)
+assert lenet_t.block1(x_t).shape == (2, 6, 14, 14), \
+    f"block1 maps (2, 1, 28, 28) to (2, 6, 14, 14), got {tuple(lenet_t.block1(x_t).shape)}"
+assert lenet_t.block2(lenet_t.block1(x_t)).shape == (2, 16, 5, 5), "block2's output is (2, 16, 5, 5)"
+assert lenet_t(x_t).shape == (2, 10), "LeNet maps (2, 1, 28, 28) to (2, 10)"
+check("ch07.LeNet", LeNet)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch07.LeNet", LeNet)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Print the shape after every layer, as the table predicted, and count where the parameters
-# are: most of them sit in the first dense layer, not in the convolutions.
+# Follow one image through your design, part by part, and count where the parameters are:
+# most of them sit in the first linear layer, not in the convolutions.
 
 # %%
-lenet = LeNet()
-X = torch.rand(1, 1, 28, 28)
-for layer in lenet.net:
-    X = layer(X)
-    n_params = sum(p.numel() for p in layer.parameters())
-    print(f"{layer.__class__.__name__:10s} output {str(tuple(X.shape)):18s} parameters {n_params}")
+with needs("LeNet"):
+    lenet = LeNet()
+    X = torch.rand(1, 1, 28, 28)
+    print(f"{'input':8s} {str(tuple(X.shape)):18s}")
+    for name in ("block1", "block2", "head"):
+        part = getattr(lenet, name)
+        X = part(X)
+        n_params = sum(p.numel() for p in part.parameters())
+        print(f"{name:8s} {str(tuple(X.shape)):18s} parameters {n_params}")
+    for name, p in lenet.named_parameters():
+        print(f"  {name:18s} {str(tuple(p.shape)):16s} {p.numel():6d}")
 
 # %% [markdown]
 # ## 9. AlexNet's shapes (a demo, no training)
@@ -748,36 +801,81 @@ print(f"{sum(p.numel() for p in alexnet.parameters()):,} parameters")
 # ## 10. A normalisation layer by hand
 #
 # Deep networks train better when the inputs of each layer stay on a similar scale. A
-# normalisation layer subtracts the mean and divides by the standard deviation, computed
-# over some dimension(s): over the **features of each example** (layer normalisation) or
+# normalisation layer subtracts a mean and divides by a standard deviation, both computed
+# over some dimension: over the **features of each example** (layer normalisation) or
 # over the **batch, for each feature** (batch normalisation, which also keeps running
-# statistics for evaluation; we leave that out). The `eps` avoids dividing by zero. It is
-# `CenteredLayer` plus a division, and the choice of `dim` is what distinguishes the two
-# famous layers. We check both against PyTorch's own functions.
+# statistics for evaluation; we leave that out). The variance is the *mean* of the squared
+# deviations (dividing by $n$, not $n - 1$: `unbiased=False`), and a small `eps` inside the
+# square root keeps a constant input from dividing by zero:
+#
+# $$z = \frac{X - \operatorname{mean}(X)}{\sqrt{\operatorname{var}(X) + \varepsilon}}, \qquad
+#   y = \text{weight} \cdot z + \text{bias}$$
+#
+# The learned `weight` and `bias` (one per feature, starting at 1 and 0) let the network undo
+# the normalisation where that helps. It is `CenteredLayer` plus a division and an affine
+# map, and the choice of `dim` is all that distinguishes the two famous layers.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "locked_11", "locked": true, "schema_version": 3, "solution": false}
+# ### Exercise 10 · `Normalize(num_features, dim, eps=1e-5)` (2 points)
+#
+# A module for inputs `X` of shape `(N, num_features)`. It registers exactly two
+# parameters, `self.weight` (initialised to ones) and `self.bias` (zeros), each of shape
+# `(num_features,)`. `forward(X)` computes the mean and the variance (mean of squared
+# deviations) of `X` over `dim` (`0`: each feature over the batch, as batch normalisation;
+# `1`: each example over its features, as layer normalisation), then returns
+# `weight * (X - mean) / sqrt(var + eps) + bias`, broadcast to `X`'s shape. How you compute
+# the statistics is up to you; `X` must not be changed in place. The checks compare with
+# PyTorch's `F.layer_norm` and `F.batch_norm`, gradients included.
+
+# %% nbgrader={"grade": false, "grade_id": "Normalize", "locked": false, "schema_version": 3, "solution": true}
 class Normalize(nn.Module):
-    """(X - mean) / sqrt(var + eps) over `dim`, with a learned scale and shift per feature."""
+    """(X - mean) / sqrt(var + eps) over `dim`, then a learned scale and shift per feature."""
 
     def __init__(self, num_features, dim, eps=1e-5):
+        ### BEGIN SOLUTION
         super().__init__()
         self.dim, self.eps = dim, eps
-        self.gamma = nn.Parameter(torch.ones(num_features))
-        self.beta = nn.Parameter(torch.zeros(num_features))
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        ### END SOLUTION
 
     def forward(self, X):
+        ### BEGIN SOLUTION
         mean = X.mean(dim=self.dim, keepdim=True)
         var = X.var(dim=self.dim, unbiased=False, keepdim=True)
-        return self.gamma * (X - mean) / torch.sqrt(var + self.eps) + self.beta
+        return self.weight * (X - mean) / torch.sqrt(var + self.eps) + self.bias
+        ### END SOLUTION
 
 
-Z = torch.randn(8, 5) * 3 + 2
-as_layer_norm = Normalize(5, dim=1)(Z)
-as_batch_norm = Normalize(5, dim=0)(Z)
-print("dim=1 matches F.layer_norm:", torch.allclose(as_layer_norm, F.layer_norm(Z, (5,)), atol=1e-5))
-print("dim=0 matches F.batch_norm:", torch.allclose(
-    as_batch_norm, F.batch_norm(Z, None, None, training=True), atol=1e-5))
-print("per-feature means after dim=0:", as_batch_norm.mean(0).detach().numpy().round(4))
+# %% nbgrader={"grade": true, "grade_id": "test_Normalize", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+norm_t = Normalize(2, dim=0)
+shapes_t = {name: tuple(p.shape) for name, p in norm_t.named_parameters()}
+assert shapes_t == {"weight": (2,), "bias": (2,)}, f"expected weight (2,) and bias (2,), got {shapes_t}"
+# each column of [[1, 10], [3, 30]] has mean (2, 20) and variance (1, 100): z = [[-1, -1], [1, 1]]
+out_t = norm_t(torch.tensor([[1.0, 10.0], [3.0, 30.0]]))
+assert torch.allclose(out_t, torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), atol=1e-4), \
+    f"over dim 0, [[1, 10], [3, 30]] normalises to [[-1, -1], [1, 1]] (up to eps), got {out_t}"
+check("ch07.Normalize", Normalize)
+### BEGIN HIDDEN TESTS
+from autograder import check as _check
+_check("ch07.Normalize", Normalize)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The same layer with `dim=1` is layer normalisation and with `dim=0` batch normalisation;
+# PyTorch's functions agree. After batch normalisation every feature has mean 0 and
+# variance 1 over the batch (until `weight` and `bias` are trained away from 1 and 0).
+
+# %%
+with needs("Normalize"):
+    Z = torch.randn(8, 5) * 3 + 2
+    as_layer_norm = Normalize(5, dim=1)(Z)
+    as_batch_norm = Normalize(5, dim=0)(Z)
+    print("dim=1 matches F.layer_norm:", torch.allclose(as_layer_norm, F.layer_norm(Z, (5,)), atol=1e-5))
+    print("dim=0 matches F.batch_norm:", torch.allclose(
+        as_batch_norm, F.batch_norm(Z, None, None, training=True), atol=1e-5))
+    print("per-feature means after dim=0:    ", as_batch_norm.mean(0).detach().numpy().round(4))
+    print("per-feature variances after dim=0:", as_batch_norm.var(0, unbiased=False).detach().numpy().round(4))
 
 # %% [markdown]
 # ## Check all your answers at once

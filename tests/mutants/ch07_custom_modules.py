@@ -14,7 +14,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.linear2(self.linear1(x))
-            """, "apply the ReLU between the two layers"),
+            """, "apply the ReLU between the two layers", "value"),
         Variant("ReLU after the output layer", """
             class TwoLayerNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -24,7 +24,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return torch.relu(self.linear2(torch.relu(self.linear1(x))))
-            """, "the last layer has no activation"),
+            """, "the last layer has no activation", "value"),
         Variant("layers kept in a plain list", """
             class TwoLayerNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -33,7 +33,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.layers[1](torch.relu(self.layers[0](x)))
-            """, "no parameter named `linear1.weight`"),
+            """, "no parameter named `linear1.weight`", "contract"),
         Variant("second layer without bias", """
             class TwoLayerNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -43,7 +43,29 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.linear2(torch.relu(self.linear1(x)))
-            """, "no parameter named `linear2.bias`"),
+            """, "no parameter named `linear2.bias`", "value"),
+        Variant("ReLU as a maximum with zeros made on the CPU", """
+            class TwoLayerNet(nn.Module):
+                def __init__(self, D_in, H, D_out):
+                    super().__init__()
+                    self.linear1 = nn.Linear(D_in, H)
+                    self.linear2 = nn.Linear(H, D_out)
+
+                def forward(self, x):
+                    h = self.linear1(x)
+                    return self.linear2(torch.maximum(h, torch.zeros(h.shape)))
+            """, "create new tensors on the input's device", "device"),
+        Variant("an extra layer", """
+            class TwoLayerNet(nn.Module):
+                def __init__(self, D_in, H, D_out):
+                    super().__init__()
+                    self.linear1 = nn.Linear(D_in, H)
+                    self.hidden = nn.Linear(H, H)
+                    self.linear2 = nn.Linear(H, D_out)
+
+                def forward(self, x):
+                    return self.linear2(torch.relu(self.linear1(x)))
+            """, "no extra layers or parameters", "contract"),
     ],
     "CenteredLayer": [
         Variant("centres each column", """
@@ -53,7 +75,7 @@ MUTANTS = {
 
                 def forward(self, X):
                     return X - X.mean(dim=0)
-            """, "each column was centred"),
+            """, "each column was centred", "value"),
         Variant("detached mean", """
             class CenteredLayer(nn.Module):
                 def __init__(self):
@@ -61,7 +83,7 @@ MUTANTS = {
 
                 def forward(self, X):
                     return X - X.mean().item()
-            """, "the gradient ignores the mean"),
+            """, "the gradient ignores the mean", "contract"),
         Variant("a learnable offset", """
             class CenteredLayer(nn.Module):
                 def __init__(self):
@@ -70,7 +92,7 @@ MUTANTS = {
 
                 def forward(self, X):
                     return X - X.mean() + self.offset
-            """, "expected none"),
+            """, "a centring layer has nothing to learn", "value"),
         Variant("standardises instead", """
             class CenteredLayer(nn.Module):
                 def __init__(self):
@@ -78,7 +100,24 @@ MUTANTS = {
 
                 def forward(self, X):
                     return (X - X.mean()) / X.std()
-            """, "divided by the standard deviation"),
+            """, "divided by the standard deviation", "value"),
+        Variant("centres its input in place", """
+            class CenteredLayer(nn.Module):
+                def __init__(self):
+                    super().__init__()
+
+                def forward(self, X):
+                    X -= X.mean()
+                    return X
+            """, "do not change the tensors you are given in place", "contract"),
+        Variant("a tensor of means made on the CPU", """
+            class CenteredLayer(nn.Module):
+                def __init__(self):
+                    super().__init__()
+
+                def forward(self, X):
+                    return X - X.mean() * torch.ones(X.shape)
+            """, "create new tensors on the input's device", "device"),
     ],
     "ListDense": [
         Variant("plain Python list", """
@@ -93,7 +132,7 @@ MUTANTS = {
                         if i < len(self.params) - 1:
                             x = torch.relu(x)
                     return x
-            """, "nn.ParameterList"),
+            """, "nn.ParameterList", "contract"),
         Variant("ReLU after every layer", """
             class ListDense(nn.Module):
                 def __init__(self, sizes):
@@ -105,7 +144,7 @@ MUTANTS = {
                     for W in self.params:
                         x = torch.relu(x @ W)
                     return x
-            """, "ReLU after the last layer"),
+            """, "ReLU after the last layer", "value"),
         Variant("weights stored transposed", """
             class ListDense(nn.Module):
                 def __init__(self, sizes):
@@ -119,7 +158,7 @@ MUTANTS = {
                         if i < len(self.params) - 1:
                             x = torch.relu(x)
                     return x
-            """, "transpose of the expected shape"),
+            """, "transpose of the expected shape", "value"),
         Variant("no ReLU at all", """
             class ListDense(nn.Module):
                 def __init__(self, sizes):
@@ -131,7 +170,7 @@ MUTANTS = {
                     for W in self.params:
                         x = x @ W
                     return x
-            """, "no ReLU was applied"),
+            """, "no ReLU was applied", "value"),
     ],
     "DictDense": [
         Variant("plain dict", """
@@ -142,7 +181,7 @@ MUTANTS = {
 
                 def forward(self, x, choice):
                     return x @ self.params[choice]
-            """, "nn.ParameterDict"),
+            """, "nn.ParameterDict", "contract"),
         Variant("always the first head", """
             class DictDense(nn.Module):
                 def __init__(self, D_in, heads):
@@ -152,7 +191,7 @@ MUTANTS = {
 
                 def forward(self, x, choice):
                     return x @ next(iter(self.params.values()))
-            """, "use self.params[choice]"),
+            """, "return x @ self.params[choice]", "value"),
         Variant("heads as nn.Linear in a ModuleDict", """
             class DictDense(nn.Module):
                 def __init__(self, D_in, heads):
@@ -161,7 +200,7 @@ MUTANTS = {
 
                 def forward(self, x, choice):
                     return self.params[choice](x)
-            """, "no parameter named `params."),
+            """, "no parameter named `params.", "value"),
         Variant("weights stored transposed", """
             class DictDense(nn.Module):
                 def __init__(self, D_in, heads):
@@ -171,7 +210,7 @@ MUTANTS = {
 
                 def forward(self, x, choice):
                     return x @ self.params[choice].T
-            """, "has shape"),
+            """, "transpose of the expected shape", "value"),
     ],
     "DynamicNet": [
         Variant("one use too few", """
@@ -189,7 +228,7 @@ MUTANTS = {
                     for _ in range(depth - 1):
                         h = torch.relu(self.middle_linear(h))
                     return self.output_linear(h)
-            """, "run the middle layer exactly `depth` times"),
+            """, "run the middle layer exactly `depth` times", "value"),
         Variant("a new middle layer on every use", """
             class DynamicNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -206,7 +245,7 @@ MUTANTS = {
                     for _ in range(depth):
                         h = torch.relu(nn.Linear(self.H, self.H).to(x.device)(h))
                     return self.output_linear(h)
-            """, "`y` is wrong"),
+            """, "the same layer on every use", "value"),
         Variant("gradient of the shared layer from its last use only", """
             class DynamicNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -222,7 +261,7 @@ MUTANTS = {
                     for k in range(depth):
                         h = torch.relu(self.middle_linear(h if k == 0 else h.detach()))
                     return self.output_linear(h)
-            """, "the sum over its uses"),
+            """, "the sum over its uses", "contract"),
         Variant("depth drawn once in __init__", """
             class DynamicNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
@@ -237,7 +276,23 @@ MUTANTS = {
                     for _ in range(self.depth if depth is None else depth):
                         h = torch.relu(self.middle_linear(h))
                     return self.output_linear(h)
-            """, "draw a new random depth on every call"),
+            """, "draw a new random depth on every call", "value"),
+        Variant("depth drawn from 0, 1, 2 only", """
+            class DynamicNet(nn.Module):
+                def __init__(self, D_in, H, D_out):
+                    super().__init__()
+                    self.input_linear = nn.Linear(D_in, H)
+                    self.middle_linear = nn.Linear(H, H)
+                    self.output_linear = nn.Linear(H, D_out)
+
+                def forward(self, x, depth=None):
+                    h = torch.relu(self.input_linear(x))
+                    if depth is None:
+                        depth = int(torch.randint(0, 3, ()))
+                    for _ in range(depth):
+                        h = torch.relu(self.middle_linear(h))
+                    return self.output_linear(h)
+            """, "every depth 0, 1, 2 and 3 must be possible", "value"),
     ],
     "corr2d": [
         Variant("true convolution (flipped kernel)", """
@@ -249,7 +304,7 @@ MUTANTS = {
                     for j in range(Y.shape[1]):
                         Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
                 return Y
-            """, "this is a convolution"),
+            """, "this is a convolution", "value"),
         Variant("one position too few", """
             def corr2d(X, K):
                 kh, kw = K.shape
@@ -258,25 +313,50 @@ MUTANTS = {
                     for j in range(Y.shape[1]):
                         Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
                 return Y
-            """, "(h - kh + 1) x (w - kw + 1)"),
-        Variant("mean of each window", """
+            """, "(h - kh + 1) x (w - kw + 1)", "value"),
+        Variant("output in float32 whatever the input", """
+            def corr2d(X, K):
+                kh, kw = K.shape
+                Y = torch.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1), device=X.device)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
+                return Y
+            """, "keep the input's dtype", "value"),
+        Variant("result made without device=", """
+            def corr2d(X, K):
+                kh, kw = K.shape
+                Y = torch.zeros(X.shape[0] - kh + 1, X.shape[1] - kw + 1, dtype=X.dtype)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
+                return Y
+            """, "create new tensors on the input's device", "device"),
+        Variant("F.conv2d", """
+            def corr2d(X, K):
+                return F.conv2d(X[None, None], K[None, None])[0, 0]
+            """, "corr2d is written by hand", "rule"),
+        Variant("F.conv2d under another name", """
+            _slide = getattr(F, "conv" + "2d")
+
+            def corr2d(X, K):
+                return _slide(X.unsqueeze(0).unsqueeze(0), K.unsqueeze(0).unsqueeze(0)).squeeze(0).squeeze(0)
+            """, "the checks watch the operations your code runs", "rule"),
+        Variant("windows by Tensor.unfold", """
+            def corr2d(X, K):
+                kh, kw = K.shape
+                windows = X.unfold(0, kh, 1).unfold(1, kw, 1)
+                return (windows * K).sum(dim=(-2, -1))
+            """, "corr2d is written by hand", "rule"),
+        Variant("each window summed through float()", """
             def corr2d(X, K):
                 kh, kw = K.shape
                 Y = torch.zeros(X.shape[0] - kh + 1, X.shape[1] - kw + 1, dtype=X.dtype, device=X.device)
                 for i in range(Y.shape[0]):
                     for j in range(Y.shape[1]):
-                        Y[i, j] = (X[i:i + kh, j:j + kw] * K).mean()
+                        Y[i, j] = float((X[i:i + kh, j:j + kw] * K).sum())
                 return Y
-            """, "do not take their mean"),
-        Variant("output in float32 whatever the input", """
-            def corr2d(X, K):
-                kh, kw = K.shape
-                Y = torch.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1))
-                for i in range(Y.shape[0]):
-                    for j in range(Y.shape[1]):
-                        Y[i, j] = (X[i:i + kh, j:j + kw] * K).sum()
-                return Y
-            """, "keep the input's dtype"),
+            """, "keep every value a tensor in the graph", "contract"),
     ],
     "Conv2D": [
         Variant("bias left out of forward", """
@@ -288,7 +368,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return corr2d(x, self.weight)
-            """, "the bias is missing"),
+            """, "the bias is missing", "value"),
         Variant("weight as a plain tensor", """
             class Conv2D(nn.Module):
                 def __init__(self, kernel_size):
@@ -298,7 +378,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return corr2d(x, self.weight) + self.bias
-            """, "no parameter named `weight`"),
+            """, "no parameter named `weight`", "contract"),
         Variant("kernel shape reversed", """
             class Conv2D(nn.Module):
                 def __init__(self, kernel_size):
@@ -308,7 +388,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return corr2d(x, self.weight) + self.bias
-            """, "transpose of the expected shape"),
+            """, "transpose of the expected shape", "value"),
         Variant("flipped kernel", """
             class Conv2D(nn.Module):
                 def __init__(self, kernel_size):
@@ -318,7 +398,41 @@ MUTANTS = {
 
                 def forward(self, x):
                     return corr2d(x, self.weight.flip(0, 1)) + self.bias
-            """, "the kernel is flipped"),
+            """, "the kernel is flipped", "value"),
+        Variant("F.conv2d instead of corr2d", """
+            class Conv2D(nn.Module):
+                def __init__(self, kernel_size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.randn(*kernel_size))
+                    self.bias = nn.Parameter(torch.randn(1))
+
+                def forward(self, x):
+                    return F.conv2d(x[None, None], self.weight[None, None], self.bias)[0, 0]
+            """, "Conv2D is written by hand", "rule"),
+        Variant("nn.Conv2d through a helper method", """
+            class Conv2D(nn.Module):
+                def __init__(self, kernel_size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.rand(kernel_size))
+                    self.bias = nn.Parameter(torch.zeros(1))
+
+                def slide(self, x):
+                    layer = torch.nn.functional
+                    return layer.__dict__["conv" + "2d"](x[None, None], self.weight[None, None])[0, 0]
+
+                def forward(self, x):
+                    return self.slide(x) + self.bias
+            """, "the checks watch the operations your code runs", "rule"),
+        Variant("corr2d called with its arguments swapped", """
+            class Conv2D(nn.Module):
+                def __init__(self, kernel_size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.rand(kernel_size))
+                    self.bias = nn.Parameter(torch.zeros(1))
+
+                def forward(self, x):
+                    return corr2d(self.weight, x) + self.bias
+            """, "the input first, the kernel second", "dependency"),
     ],
     "pool2d": [
         Variant("mode ignored (always max)", """
@@ -329,7 +443,7 @@ MUTANTS = {
                     for j in range(Y.shape[1]):
                         Y[i, j] = X[i:i + p_h, j:j + p_w].max()
                 return Y
-            """, "this is max pooling, but mode='avg'"),
+            """, "this is max pooling, but mode='avg'", "value"),
         Variant("stride equal to the window", """
             def pool2d(X, size, mode="max"):
                 p_h, p_w = size
@@ -339,7 +453,7 @@ MUTANTS = {
                         w = X[i * p_h:(i + 1) * p_h, j * p_w:(j + 1) * p_w]
                         Y[i, j] = w.max() if mode == "max" else w.mean()
                 return Y
-            """, "stride 1"),
+            """, "stride 1", "value"),
         Variant("average pooling sums", """
             def pool2d(X, size, mode="max"):
                 p_h, p_w = size
@@ -349,7 +463,7 @@ MUTANTS = {
                         w = X[i:i + p_h, j:j + p_w]
                         Y[i, j] = w.max() if mode == "max" else w.sum()
                 return Y
-            """, "divides the sum by p_h * p_w"),
+            """, "divides the sum by p_h * p_w", "value"),
         Variant("window sizes swapped", """
             def pool2d(X, size, mode="max"):
                 p_w, p_h = size
@@ -359,83 +473,255 @@ MUTANTS = {
                         w = X[i:i + p_h, j:j + p_w]
                         Y[i, j] = w.max() if mode == "max" else w.mean()
                 return Y
-            """, "the result has shape"),
+            """, "the window's sizes are swapped", "value"),
+        Variant("average as the default mode", """
+            def pool2d(X, size, mode="avg"):
+                p_h, p_w = size
+                Y = torch.zeros(X.shape[0] - p_h + 1, X.shape[1] - p_w + 1, dtype=X.dtype, device=X.device)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        w = X[i:i + p_h, j:j + p_w]
+                        Y[i, j] = w.max() if mode == "max" else w.mean()
+                return Y
+            """, "max is the default", "contract"),
+        Variant("F.max_pool2d and F.avg_pool2d", """
+            def pool2d(X, size, mode="max"):
+                pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+                return pool(X[None, None], size, stride=1)[0, 0]
+            """, "pool2d is written by hand", "rule"),
+        Variant("result made without device=", """
+            def pool2d(X, size, mode="max"):
+                p_h, p_w = size
+                Y = torch.zeros(X.shape[0] - p_h + 1, X.shape[1] - p_w + 1, dtype=X.dtype)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        w = X[i:i + p_h, j:j + p_w]
+                        Y[i, j] = w.max() if mode == "max" else w.mean()
+                return Y
+            """, "create new tensors on the input's device", "device"),
+        Variant("windows' values through .item()", """
+            def pool2d(X, size, mode="max"):
+                p_h, p_w = size
+                Y = torch.zeros(X.shape[0] - p_h + 1, X.shape[1] - p_w + 1, dtype=X.dtype, device=X.device)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        w = X[i:i + p_h, j:j + p_w]
+                        Y[i, j] = (w.max() if mode == "max" else w.mean()).item()
+                return Y
+            """, "keep every value a tensor in the graph", "contract"),
+    ],
+    "Normalize": [
+        Variant("unbiased variance", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=self.dim, keepdim=True)
+                    var = X.var(dim=self.dim, keepdim=True)
+                    return self.weight * (X - mean) / torch.sqrt(var + self.eps) + self.bias
+            """, "unbiased standard deviation", "value"),
+        Variant("eps added to the standard deviation", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=self.dim, keepdim=True)
+                    std = X.std(dim=self.dim, unbiased=False, keepdim=True)
+                    return self.weight * (X - mean) / (std + self.eps) + self.bias
+            """, "add it to the variance", "value"),
+        Variant("statistics always over the features", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.eps = eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=1, keepdim=True)
+                    var = X.var(dim=1, unbiased=False, keepdim=True)
+                    return self.weight * (X - mean) / torch.sqrt(var + self.eps) + self.bias
+            """, "the statistics were taken over dim 1", "value"),
+        Variant("scale and shift named gamma and beta", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.gamma = nn.Parameter(torch.ones(num_features))
+                    self.beta = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=self.dim, keepdim=True)
+                    var = X.var(dim=self.dim, unbiased=False, keepdim=True)
+                    return self.gamma * (X - mean) / torch.sqrt(var + self.eps) + self.beta
+            """, "no parameter named `weight`", "contract"),
+        Variant("random initial scale", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.rand(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=self.dim, keepdim=True)
+                    var = X.var(dim=self.dim, unbiased=False, keepdim=True)
+                    return self.weight * (X - mean) / torch.sqrt(var + self.eps) + self.bias
+            """, "starts at ones", "value"),
+        Variant("PyTorch's own normalisations", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    if self.dim == 1:
+                        return F.layer_norm(X, X.shape[1:], self.weight, self.bias, self.eps)
+                    return F.batch_norm(X, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            """, "Normalize is written by hand", "rule"),
+        Variant("centres its input in place", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    X -= X.mean(dim=self.dim, keepdim=True)
+                    var = (X ** 2).mean(dim=self.dim, keepdim=True)
+                    return self.weight * X / torch.sqrt(var + self.eps) + self.bias
+            """, "work on a copy", "contract"),
+        Variant("eps as a tensor made on the CPU", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim, self.eps = dim, eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    mean = X.mean(dim=self.dim, keepdim=True)
+                    var = ((X - mean) ** 2).mean(dim=self.dim, keepdim=True)
+                    eps = torch.full(var.shape, self.eps)
+                    return self.weight * (X - mean) / torch.sqrt(var + eps) + self.bias
+            """, "create new tensors on the input's device", "device"),
     ],
     "LeNet": [
         Variant("no padding in the first convolution", """
             class LeNet(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.net = nn.Sequential(
-                        nn.Conv2d(1, 6, kernel_size=5), nn.Sigmoid(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Flatten(),
-                        nn.Linear(16 * 4 * 4, 120), nn.Sigmoid(),
-                        nn.Linear(120, 84), nn.Sigmoid(),
-                        nn.Linear(84, 10))
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(256, 120), nn.Sigmoid(),
+                                              nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
 
                 def forward(self, x):
-                    return self.net(x)
-            """, "has shape (120, 256), expected (120, 400)"),
-        Variant("max pooling instead of average", """
-            class LeNet(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.net = nn.Sequential(
-                        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-                        nn.MaxPool2d(kernel_size=2, stride=2),
-                        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-                        nn.MaxPool2d(kernel_size=2, stride=2),
-                        nn.Flatten(),
-                        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-                        nn.Linear(120, 84), nn.Sigmoid(),
-                        nn.Linear(84, 10))
-
-                def forward(self, x):
-                    return self.net(x)
-            """, "self.net[2] (expected AvgPool2d"),
-        Variant("ReLU instead of sigmoid", """
-            class LeNet(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.net = nn.Sequential(
-                        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Flatten(),
-                        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
-                        nn.Linear(120, 84), nn.ReLU(),
-                        nn.Linear(84, 10))
-
-                def forward(self, x):
-                    return self.net(x)
-            """, "self.net[1] (expected Sigmoid()"),
+                    return self.head(self.block2(self.block1(x)))
+            """, "a k x k convolution with padding p", "value"),
         Variant("sigmoid after the last layer", """
             class LeNet(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.net = nn.Sequential(
-                        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-                        nn.AvgPool2d(kernel_size=2, stride=2),
-                        nn.Flatten(),
-                        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-                        nn.Linear(120, 84), nn.Sigmoid(),
-                        nn.Linear(84, 10))
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(),
+                                              nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10),
+                                              nn.Sigmoid())
 
                 def forward(self, x):
-                    return torch.sigmoid(self.net(x))
-            """, "`y` is wrong"),
+                    return self.head(self.block2(self.block1(x)))
+            """, "no activation after Linear(84, 10)", "value"),
+        Variant("no activation in the second block", """
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.MaxPool2d(2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
+                                              nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+                def forward(self, x):
+                    return self.head(self.block2(self.block1(x)))
+            """, "each block applies an activation", "rule"),
+        Variant("a strided convolution instead of pooling", """
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 4, stride=2, padding=1), nn.ReLU())
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
+                                              nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+                def forward(self, x):
+                    return self.head(self.block2(self.block1(x)))
+            """, "each block ends with a 2 x 2 pooling", "rule"),
+        Variant("the head's layers in a plain list", """
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.layers = [nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)]
+                    self.head = nn.Flatten()
+
+                def forward(self, x):
+                    h = self.head(self.block2(self.block1(x)))
+                    h = torch.sigmoid(self.layers[0](h))
+                    h = torch.sigmoid(self.layers[1](h))
+                    return self.layers[2](h)
+            """, "the head holds exactly three linear layers, registered", "contract"),
+        Variant("features detached before the head", """
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(),
+                                              nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+                def forward(self, x):
+                    return self.head(self.block2(self.block1(x)).detach())
+            """, "every parameter must take part in forward", "contract"),
+        Variant("kernels kept as plain tensors", """
+            class Block(nn.Module):
+                def __init__(self, c_in, c_out, padding):
+                    super().__init__()
+                    self.kernel = torch.randn(c_out, c_in, 5, 5) * 0.1
+                    self.shift = torch.zeros(c_out)
+                    self.padding = padding
+
+                def forward(self, x):
+                    return F.avg_pool2d(torch.sigmoid(F.conv2d(x, self.kernel, self.shift, padding=self.padding)), 2)
+
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = Block(1, 6, 2)
+                    self.block2 = Block(6, 16, 0)
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(),
+                                              nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+                def forward(self, x):
+                    return self.head(self.block2(self.block1(x)))
+            """, "keep it registered", "device"),
     ],
 }
 
 ALTERNATIVES = {
     "TwoLayerNet": [
-        Variant("F.relu and a helper attribute without parameters", """
+        Variant("an nn.ReLU attribute, super(Class, self)", """
             class TwoLayerNet(nn.Module):
                 def __init__(self, D_in, H, D_out):
                     super(TwoLayerNet, self).__init__()
@@ -446,12 +732,33 @@ ALTERNATIVES = {
                 def forward(self, x):
                     return self.linear2(self.act(self.linear1(x)))
             """),
+        Variant("F.relu through a helper of my own", """
+            def _hidden(layer, x):
+                return F.relu(layer(x))
+
+            class TwoLayerNet(nn.Module):
+                def __init__(self, D_in, H, D_out):
+                    super().__init__()
+                    self.linear1 = nn.Linear(D_in, H)
+                    self.linear2 = nn.Linear(H, D_out)
+
+                def forward(self, x):
+                    return self.linear2(_hidden(self.linear1, x))
+            """),
     ],
     "CenteredLayer": [
         Variant("sum divided by the count", """
             class CenteredLayer(nn.Module):
                 def forward(self, X):
                     return X - X.sum() / X.numel()
+            """),
+        Variant("torch.mean and sub", """
+            class CenteredLayer(nn.Module):
+                def __init__(self):
+                    super(CenteredLayer, self).__init__()
+
+                def forward(self, X):
+                    return torch.sub(X, torch.mean(X))
             """),
     ],
     "ListDense": [
@@ -502,14 +809,26 @@ ALTERNATIVES = {
                         depth -= 1
                     return self.output_linear(h)
             """),
+        Variant("numpy's generator, random.choice", """
+            import numpy as np
+
+            class DynamicNet(nn.Module):
+                def __init__(self, D_in, H, D_out):
+                    super().__init__()
+                    self.input_linear = nn.Linear(D_in, H)
+                    self.middle_linear = nn.Linear(H, H)
+                    self.output_linear = nn.Linear(H, D_out)
+
+                def forward(self, x, depth=None):
+                    if depth is None:
+                        depth = random.choice([0, 1, 2, 3]) if np.random.rand() < 0.5 else np.random.randint(4)
+                    h = self.input_linear(x).clamp(min=0)
+                    for _ in range(depth):
+                        h = self.middle_linear(h).clamp(min=0)
+                    return self.output_linear(h)
+            """),
     ],
     "corr2d": [
-        Variant("vectorised with unfold", """
-            def corr2d(X, K):
-                kh, kw = K.shape
-                windows = X.unfold(0, kh, 1).unfold(1, kw, 1)   # (h', w', kh, kw)
-                return (windows * K).sum(dim=(-2, -1))
-            """),
         Variant("sum over the kernel offsets", """
             def corr2d(X, K):
                 kh, kw = K.shape
@@ -520,9 +839,28 @@ ALTERNATIVES = {
                         Y = Y + K[a, b] * X[a:a + h, b:b + w]
                 return Y
             """),
+        Variant("rows of window sums stacked", """
+            def _row(X, K, i, width):
+                kh, kw = K.shape
+                return torch.stack([torch.sum(X[i:i + kh, j:j + kw] * K) for j in range(width)])
+
+            def corr2d(X, K):
+                h, w = X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1
+                return torch.stack([_row(X, K, i, w) for i in range(h)])
+            """),
+        Variant("float64 inside, new_zeros", """
+            def corr2d(X, K):
+                kh, kw = K.shape
+                Xd, Kd = X.double(), K.double()
+                Y = Xd.new_zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1))
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        Y[i, j] = torch.einsum("ab,ab->", Xd[i:i + kh, j:j + kw], Kd)
+                return Y.to(X.dtype)
+            """),
     ],
     "Conv2D": [
-        Variant("F.conv2d inside, bias created with randn", """
+        Variant("randn weight, torch.add, corr2d through an alias", """
             class Conv2D(nn.Module):
                 def __init__(self, kernel_size):
                     super().__init__()
@@ -530,35 +868,141 @@ ALTERNATIVES = {
                     self.bias = nn.Parameter(torch.randn(1))
 
                 def forward(self, x):
-                    return F.conv2d(x[None, None], self.weight[None, None], self.bias)[0, 0]
+                    slide = corr2d
+                    return torch.add(slide(x, self.weight), self.bias)
+            """),
+        Variant("register_parameter, helper method", """
+            class Conv2D(nn.Module):
+                def __init__(self, kernel_size):
+                    super().__init__()
+                    self.register_parameter("weight", nn.Parameter(torch.rand(kernel_size) - 0.5))
+                    self.register_parameter("bias", nn.Parameter(torch.zeros(1)))
+
+                def correlate(self, x):
+                    return corr2d(x, self.weight)
+
+                def forward(self, x):
+                    return self.correlate(x) + self.bias
             """),
     ],
     "pool2d": [
-        Variant("vectorised with unfold and amax", """
+        Variant("shifted slices stacked, amax and mean", """
             def pool2d(X, size, mode="max"):
-                windows = X.unfold(0, size[0], 1).unfold(1, size[1], 1)
-                if mode == "max":
-                    return windows.amax(dim=(-2, -1))
-                return windows.mean(dim=(-2, -1))
+                p_h, p_w = size
+                h, w = X.shape[0] - p_h + 1, X.shape[1] - p_w + 1
+                shifts = torch.stack([X[a:a + h, b:b + w] for a in range(p_h) for b in range(p_w)])
+                return shifts.amax(dim=0) if mode == "max" else shifts.mean(dim=0)
+            """),
+        Variant("torch.max over each flattened window, empty_like", """
+            def pool2d(X, size, mode="max"):
+                p_h, p_w = size
+                Y = torch.empty(X.shape[0] - p_h + 1, X.shape[1] - p_w + 1).to(X)
+                for i in range(Y.shape[0]):
+                    for j in range(Y.shape[1]):
+                        window = X[i:i + p_h, j:j + p_w].reshape(-1)
+                        Y[i, j] = torch.max(window) if mode == "max" else window.sum() / window.numel()
+                return Y
+            """),
+    ],
+    "Normalize": [
+        Variant("statistics by hand, no keepdim", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.dim = dim
+                    self.eps = eps
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.zeros(num_features))
+
+                def forward(self, X):
+                    n = X.shape[self.dim]
+                    mean = (X.sum(dim=self.dim) / n).unsqueeze(self.dim)
+                    var = (((X - mean) ** 2).sum(dim=self.dim) / n).unsqueeze(self.dim)
+                    return (X - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+            """),
+        Variant("torch.var_mean with correction=0, float64 inside", """
+            class Normalize(nn.Module):
+                def __init__(self, num_features, dim, eps=1e-5):
+                    super().__init__()
+                    self.settings = (dim, eps)
+                    self.weight = nn.Parameter(torch.ones(num_features))
+                    self.bias = nn.Parameter(torch.full((num_features,), 0.0))
+
+                def forward(self, X):
+                    dim, eps = self.settings
+                    Xd = X.double()
+                    var, mean = torch.var_mean(Xd, dim=dim, correction=0, keepdim=True)
+                    z = ((Xd - mean) / (var + eps).sqrt()).to(X.dtype)
+                    return torch.addcmul(self.bias, z, self.weight)
             """),
     ],
     "LeNet": [
-        Variant("layers added one by one, forward through the children", """
+        Variant("ReLU, max pooling, 3 x 3 then 5 x 5 kernels", """
             class LeNet(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.net = nn.Sequential()
-                    layers = [nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2),
-                              nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
-                              nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
-                              nn.Linear(84, 10)]
-                    for k, layer in enumerate(layers):
-                        self.net.add_module(str(k), layer)
+                    self.block1 = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+                    self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
+                                              nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
                 def forward(self, x):
-                    for layer in self.net:
-                        x = layer(x)
-                    return x
+                    return self.head(self.block2(self.block1(x)))
+            """),
+        Variant("modules of my own with F.* in forward, tanh, a 4 x 4 kernel", """
+            class Block(nn.Module):
+                def __init__(self, c_in, c_out, k, padding):
+                    super().__init__()
+                    self.conv = nn.Conv2d(c_in, c_out, k, padding=padding)
+
+                def forward(self, x):
+                    return F.avg_pool2d(torch.tanh(self.conv(x)), kernel_size=2, stride=2)
+
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.ModuleList([nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)])
+
+                def forward(self, x):
+                    x = x.flatten(1)
+                    for layer in self.fc[:-1]:
+                        x = torch.tanh(layer(x))
+                    return self.fc[-1](x)
+
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = Block(1, 6, 5, 2)
+                    self.block2 = Block(6, 16, 4, 0)
+                    self.head = Head()
+
+                def forward(self, x):
+                    h = self.block1(x)
+                    h = self.block2(h)
+                    return self.head(h)
+            """),
+        Variant("weights of my own as nn.Parameter, F.conv2d, leaky ReLU", """
+            class ConvBlock(nn.Module):
+                def __init__(self, c_in, c_out, padding):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.randn(c_out, c_in, 5, 5) / (5 * c_in ** 0.5))
+                    self.bias = nn.Parameter(torch.zeros(c_out))
+                    self.padding = padding
+
+                def forward(self, x):
+                    x = F.conv2d(x, self.weight, self.bias, padding=self.padding)
+                    return F.max_pool2d(F.leaky_relu(x, 0.1), 2)
+
+            class LeNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block1 = ConvBlock(1, 6, 2)
+                    self.block2 = ConvBlock(6, 16, 0)
+                    self.head = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.GELU(),
+                                              nn.Linear(120, 84), nn.SiLU(), nn.Linear(84, 10))
+
+                def forward(self, x):
+                    return self.head(self.block2(self.block1(x)))
             """),
     ],
 }

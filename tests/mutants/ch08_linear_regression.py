@@ -12,7 +12,7 @@ MUTANTS = {
                     error = (a + b * x) - y
                     a, b = a - lr * error.mean(), b - lr * (x * error).mean()
                 return float(a), float(b)
-            """, "misses the factor 2"),
+            """, "misses the factor 2", "value"),
         Variant("sum instead of mean", """
             def numpy_fit(x, y, lr, epochs):
                 a, b = 0.0, 0.0
@@ -20,7 +20,7 @@ MUTANTS = {
                     error = (a + b * x) - y
                     a, b = a - lr * 2 * error.sum(), b - lr * 2 * (x * error).sum()
                 return float(a), float(b)
-            """, "not the sum"),
+            """, "not the sum", "value"),
         Variant("b updated after a changed", """
             def numpy_fit(x, y, lr, epochs):
                 a, b = 0.0, 0.0
@@ -28,7 +28,7 @@ MUTANTS = {
                     a = a - lr * 2 * ((a + b * x) - y).mean()
                     b = b - lr * 2 * (x * ((a + b * x) - y)).mean()
                 return float(a), float(b)
-            """, "update a and b together"),
+            """, "update a and b together", "value"),
         Variant("gradient ascent", """
             def numpy_fit(x, y, lr, epochs):
                 a, b = 0.0, 0.0
@@ -36,7 +36,7 @@ MUTANTS = {
                     error = (a + b * x) - y
                     a, b = a + lr * 2 * error.mean(), b + lr * 2 * (x * error).mean()
                 return float(a), float(b)
-            """, "subtract lr * gradient"),
+            """, "subtract lr * gradient", "value"),
         Variant("one epoch too few", """
             def numpy_fit(x, y, lr, epochs):
                 a, b = 0.0, 0.0
@@ -44,7 +44,7 @@ MUTANTS = {
                     error = (a + b * x) - y
                     a, b = a - lr * 2 * error.mean(), b - lr * 2 * (x * error).mean()
                 return float(a), float(b)
-            """, "one epoch too few"),
+            """, "one epoch too few", "value"),
         Variant("returns (b, a)", """
             def numpy_fit(x, y, lr, epochs):
                 a, b = 0.0, 0.0
@@ -52,15 +52,7 @@ MUTANTS = {
                     error = (a + b * x) - y
                     a, b = a - lr * 2 * error.mean(), b - lr * 2 * (x * error).mean()
                 return float(b), float(a)
-            """, "swapped"),
-        Variant("random start", """
-            def numpy_fit(x, y, lr, epochs):
-                a, b = np.random.randn(), np.random.randn()
-                for _ in range(epochs):
-                    error = (a + b * x) - y
-                    a, b = a - lr * 2 * error.mean(), b - lr * 2 * (x * error).mean()
-                return float(a), float(b)
-            """, "numpy_fit: `a` is wrong"),
+            """, "swapped", "value"),
         Variant("uses torch", """
             def numpy_fit(x, y, lr, epochs):
                 import torch
@@ -74,7 +66,17 @@ MUTANTS = {
                         a -= lr * ga
                         b -= lr * gb
                 return float(a), float(b)
-            """, "numpy only"),
+            """, "numpy only", "rule"),
+        Variant("flattens x in place", """
+            def numpy_fit(x, y, lr, epochs):
+                x.shape = (-1,)
+                y.shape = (-1,)
+                a, b = 0.0, 0.0
+                for _ in range(epochs):
+                    error = (a + b * x) - y
+                    a, b = a - lr * 2 * error.mean(), b - lr * 2 * (x * error).mean()
+                return float(a), float(b)
+            """, "work on a copy", "contract"),
     ],
     "ManualLinearRegression": [
         Variant("plain tensors, not parameters", """
@@ -86,7 +88,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.a + self.b * x
-            """, "register exactly two parameters named `a` and `b`"),
+            """, "register exactly two parameters named `a` and `b`", "contract"),
         Variant("tensors made on the device in __init__", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -96,7 +98,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.a + self.b * x
-            """, "A plain tensor"),
+            """, "A plain tensor", "device"),
         Variant("named weight and bias", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -106,7 +108,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.bias + self.weight * x
-            """, "named `a` and `b`"),
+            """, "named `a` and `b`", "value"),
         Variant("a and b swapped in forward", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -116,7 +118,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.b + self.a * x
-            """, "a and b are swapped"),
+            """, "a and b are swapped", "value"),
         Variant("no intercept", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -126,7 +128,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.b * x
-            """, "the intercept is missing"),
+            """, "the intercept is missing", "value"),
         Variant("forward through .item()", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -136,7 +138,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.a.item() + self.b.item() * x
-            """, "does not depend on the parameters"),
+            """, "the prediction must stay in the graph", "contract"),
         Variant("scalar parameters", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -146,7 +148,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return self.a + self.b * x
-            """, "`a` is wrong"),
+            """, "shape (1,), float32", "value"),
         Variant("float64 parameters", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
@@ -156,7 +158,7 @@ MUTANTS = {
 
                 def forward(self, x):
                     return (self.a + self.b * x).float()
-            """, "dtype"),
+            """, "shape (1,), float32", "value"),
     ],
     "make_train_step": [
         Variant("no zero_grad", """
@@ -168,7 +170,7 @@ MUTANTS = {
                     optimizer.step()
                     return loss.item()
                 return train_step
-            """, "optimizer.zero_grad()"),
+            """, "optimizer.zero_grad()", "value"),
         Variant("no model.train()", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
@@ -178,7 +180,7 @@ MUTANTS = {
                     optimizer.zero_grad()
                     return loss.item()
                 return train_step
-            """, "model.train()"),
+            """, "model.train()", "contract"),
         Variant("step before backward", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
@@ -189,7 +191,7 @@ MUTANTS = {
                     optimizer.zero_grad()
                     return loss.item()
                 return train_step
-            """, "the parameters never changed"),
+            """, "the parameters never changed", "value"),
         Variant("always MSE", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
@@ -200,7 +202,7 @@ MUTANTS = {
                     optimizer.zero_grad()
                     return loss.item()
                 return train_step
-            """, "use the loss_fn given"),
+            """, "use the loss_fn given", "value"),
         Variant("returns the loss tensor", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
@@ -211,7 +213,7 @@ MUTANTS = {
                     optimizer.zero_grad()
                     return loss
                 return train_step
-            """, "plain number"),
+            """, "plain number", "contract"),
         Variant("zero_grad between backward and step", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
@@ -222,20 +224,20 @@ MUTANTS = {
                     optimizer.step()
                     return loss.item()
                 return train_step
-            """, "the parameters never changed"),
-        Variant("update by hand, ignoring the optimizer", """
+            """, "the parameters never changed", "value"),
+        Variant("normalises the batch in place", """
             def make_train_step(model, loss_fn, optimizer):
                 def train_step(x, y):
                     model.train()
+                    x -= x.mean(dim=0, keepdim=True)
+                    x += x.mean(dim=0, keepdim=True)
                     loss = loss_fn(model(x), y)
                     loss.backward()
-                    with torch.no_grad():
-                        for p in model.parameters():
-                            p -= 0.1 * p.grad
-                            p.grad = None
+                    optimizer.step()
+                    optimizer.zero_grad()
                     return loss.item()
                 return train_step
-            """, "make_train_step: `"),
+            """, "work on a copy", "contract"),
     ],
     "CustomDataset": [
         Variant("length one too short", """
@@ -248,7 +250,7 @@ MUTANTS = {
 
                 def __len__(self):
                     return len(self.x) - 1
-            """, "len(dataset) must be the number of examples"),
+            """, "len(dataset) must be the number of examples", "value"),
         Variant("length is the number of features", """
             class CustomDataset(Dataset):
                 def __init__(self, x_tensor, y_tensor):
@@ -259,7 +261,7 @@ MUTANTS = {
 
                 def __len__(self):
                     return self.x.shape[-1]
-            """, "not the number of features"),
+            """, "not the number of features", "value"),
         Variant("items cast to float32", """
             class CustomDataset(Dataset):
                 def __init__(self, x_tensor, y_tensor):
@@ -270,7 +272,7 @@ MUTANTS = {
 
                 def __len__(self):
                     return len(self.x)
-            """, "keep the input's dtype"),
+            """, "keep the input's dtype", "value"),
         Variant("returns numpy arrays", """
             class CustomDataset(Dataset):
                 def __init__(self, x_tensor, y_tensor):
@@ -281,7 +283,7 @@ MUTANTS = {
 
                 def __len__(self):
                     return len(self.x)
-            """, "return tensors"),
+            """, "return tensors", "contract"),
         Variant("x and y swapped", """
             class CustomDataset(Dataset):
                 def __init__(self, x_tensor, y_tensor):
@@ -292,7 +294,7 @@ MUTANTS = {
 
                 def __len__(self):
                     return len(self.x)
-            """, "CustomDataset: `inputs` is wrong"),
+            """, "x and y are swapped", "value"),
         Variant("off by one index", """
             class CustomDataset(Dataset):
                 def __init__(self, x_tensor, y_tensor):
@@ -303,7 +305,18 @@ MUTANTS = {
 
                 def __len__(self):
                     return len(self.x)
-            """, "CustomDataset: `inputs` is wrong"),
+            """, "__getitem__(index) returns row index", "value"),
+        Variant("tensors copied to the CPU", """
+            class CustomDataset(Dataset):
+                def __init__(self, x_tensor, y_tensor):
+                    self.x, self.y = x_tensor.cpu(), y_tensor.cpu()
+
+                def __getitem__(self, index):
+                    return self.x[index], self.y[index]
+
+                def __len__(self):
+                    return len(self.x)
+            """, "keep tensors where they are given", "device"),
     ],
     "make_loaders": [
         Variant("first examples for training", """
@@ -313,7 +326,7 @@ MUTANTS = {
                 val = TensorDataset(x[n_train:], y[n_train:])
                 return (DataLoader(train, batch_size=batch_size, shuffle=True),
                         DataLoader(val, batch_size=batch_size))
-            """, "random_split"),
+            """, "random_split", "value"),
         Variant("validation on the training subset", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 dataset = TensorDataset(x, y)
@@ -323,7 +336,7 @@ MUTANTS = {
                 return (DataLoader(train, batch_size=batch_size, shuffle=True),
                         DataLoader(torch.utils.data.Subset(dataset, train.indices[:len(val)]),
                                    batch_size=batch_size))
-            """, "leaks into training"),
+            """, "leaks into training", "value"),
         Variant("sizes swapped", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 dataset = TensorDataset(x, y)
@@ -332,7 +345,7 @@ MUTANTS = {
                                           generator=torch.Generator().manual_seed(seed))
                 return (DataLoader(train, batch_size=batch_size, shuffle=True),
                         DataLoader(val, batch_size=batch_size))
-            """, "the sizes are swapped"),
+            """, "the sizes are swapped", "value"),
         Variant("training loader over the whole data", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 dataset = TensorDataset(x, y)
@@ -341,7 +354,7 @@ MUTANTS = {
                                           generator=torch.Generator().manual_seed(seed))
                 return (DataLoader(dataset, batch_size=batch_size, shuffle=True),
                         DataLoader(val, batch_size=batch_size))
-            """, "serves the whole dataset"),
+            """, "serves the whole dataset", "value"),
         Variant("training loader not shuffled", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 dataset = TensorDataset(x, y)
@@ -350,7 +363,7 @@ MUTANTS = {
                                           generator=torch.Generator().manual_seed(seed))
                 return (DataLoader(train, batch_size=batch_size),
                         DataLoader(val, batch_size=batch_size))
-            """, "shuffle=True"),
+            """, "shuffle=True", "value"),
         Variant("batch size fixed at 16", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 dataset = TensorDataset(x, y)
@@ -359,7 +372,7 @@ MUTANTS = {
                                           generator=torch.Generator().manual_seed(seed))
                 return (DataLoader(train, batch_size=16, shuffle=True),
                         DataLoader(val, batch_size=16))
-            """, "use the batch_size argument"),
+            """, "use the batch_size argument", "value"),
         Variant("x and y split separately", """
             def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
                 n_train = int(train_frac * len(x))
@@ -370,14 +383,22 @@ MUTANTS = {
                 xv, yv = torch.stack(list(xs[1])), torch.stack(list(ys[1]))
                 return (DataLoader(TensorDataset(xt, yt), batch_size=batch_size, shuffle=True),
                         DataLoader(TensorDataset(xv, yv), batch_size=batch_size))
-            """, "paired with its own x"),
+            """, "keep x[k] and y[k] together", "value"),
+        Variant("a split that changes at every run", """
+            def make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42):
+                dataset = TensorDataset(x, y)
+                n_train = int(train_frac * len(dataset))
+                train, val = random_split(dataset, [n_train, len(dataset) - n_train])
+                return (DataLoader(train, batch_size=batch_size, shuffle=True),
+                        DataLoader(val, batch_size=batch_size))
+            """, "generator=torch.Generator().manual_seed(seed)", "contract"),
     ],
     "fit": [
         Variant("validation without eval()", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 train_step = make_train_step(model, loss_fn, optimizer)
                 train_losses, val_losses = [], []
-                for _ in range(epochs):
+                for epoch in range(epochs):
                     total, count = 0.0, 0
                     for xb, yb in train_loader:
                         xb, yb = xb.to(device), yb.to(device)
@@ -391,33 +412,17 @@ MUTANTS = {
                             total += loss_fn(model(xb), yb).item() * len(xb)
                             count += len(xb)
                     val_losses.append(total / count)
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
                 return train_losses, val_losses
-            """, "model.eval()"),
-        Variant("validation without no_grad", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
-                train_step = make_train_step(model, loss_fn, optimizer)
-                train_losses, val_losses = [], []
-                for _ in range(epochs):
-                    total, count = 0.0, 0
-                    for xb, yb in train_loader:
-                        xb, yb = xb.to(device), yb.to(device)
-                        total += train_step(xb, yb) * len(xb)
-                        count += len(xb)
-                    train_losses.append(total / count)
-                    model.eval()
-                    total, count = 0.0, 0
-                    for xb, yb in val_loader:
-                        xb, yb = xb.to(device), yb.to(device)
-                        total += loss_fn(model(xb), yb).item() * len(xb)
-                        count += len(xb)
-                    val_losses.append(total / count)
-                return train_losses, val_losses
-            """, "torch.no_grad()"),
+            """, "model.eval()", "contract"),
         Variant("never back to training mode", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 train_losses, val_losses = [], []
                 model.train()
-                for _ in range(epochs):
+                for epoch in range(epochs):
                     total, count = 0.0, 0
                     for xb, yb in train_loader:
                         xb, yb = xb.to(device), yb.to(device)
@@ -436,26 +441,90 @@ MUTANTS = {
                             total += loss_fn(model(xb), yb).item() * len(xb)
                             count += len(xb)
                     val_losses.append(total / count)
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
                 return train_losses, val_losses
-            """, "call model.train() before each epoch"),
+            """, "call model.train() before each epoch", "contract"),
         Variant("mean of the batch means", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 train_step = make_train_step(model, loss_fn, optimizer)
                 train_losses, val_losses = [], []
-                for _ in range(epochs):
+                for epoch in range(epochs):
                     losses = [train_step(xb.to(device), yb.to(device)) for xb, yb in train_loader]
                     train_losses.append(sum(losses) / len(losses))
                     model.eval()
                     with torch.no_grad():
                         losses = [loss_fn(model(xb.to(device)), yb.to(device)).item() for xb, yb in val_loader]
                     val_losses.append(sum(losses) / len(losses))
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
                 return train_losses, val_losses
-            """, "mean of the batch losses"),
-        Variant("validation before training", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            """, "mean of the batch losses", "value"),
+        Variant("one helper for both phases, given the optimizer during validation", """
+            def _run(model, loader, loss_fn, optimizer, device):
+                model.train(optimizer is not None)
+                total, count = 0.0, 0
+                with torch.set_grad_enabled(optimizer is not None):
+                    for xb, yb in loader:
+                        xb, yb = xb.to(device), yb.to(device)
+                        loss = loss_fn(model(xb), yb)
+                        if optimizer is not None:
+                            loss.backward()
+                            optimizer.step()
+                            optimizer.zero_grad()
+                        total += loss.item() * len(xb)
+                        count += len(xb)
+                return total / count
+
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
+                train_losses, val_losses = [], []
+                for epoch in range(epochs):
+                    train_losses.append(_run(model, train_loader, loss_fn, optimizer, device))
+                    val_losses.append(_run(model, val_loader, loss_fn, optimizer, device))
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
+                return train_losses, val_losses
+            """, "validation trained the model", "contract"),
+        Variant("batches never moved to the device", """
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 train_step = make_train_step(model, loss_fn, optimizer)
                 train_losses, val_losses = [], []
-                for _ in range(epochs):
+                for epoch in range(epochs):
+                    total, count = 0.0, 0
+                    for xb, yb in train_loader:
+                        total += train_step(xb, yb) * len(xb)
+                        count += len(xb)
+                    train_losses.append(total / count)
+                    model.eval()
+                    total, count = 0.0, 0
+                    with torch.no_grad():
+                        for xb, yb in val_loader:
+                            total += loss_fn(model(xb), yb).item() * len(xb)
+                            count += len(xb)
+                    val_losses.append(total / count)
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
+                return train_losses, val_losses
+            """, "move every batch first", "device"),
+        Variant("model.cpu() to save the checkpoint", """
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
+                train_step = make_train_step(model, loss_fn, optimizer)
+                train_losses, val_losses = [], []
+                for epoch in range(epochs):
+                    total, count = 0.0, 0
+                    for xb, yb in train_loader:
+                        xb, yb = xb.to(device), yb.to(device)
+                        total += train_step(xb, yb) * len(xb)
+                        count += len(xb)
+                    train_losses.append(total / count)
                     model.eval()
                     total, count = 0.0, 0
                     with torch.no_grad():
@@ -464,19 +533,17 @@ MUTANTS = {
                             total += loss_fn(model(xb), yb).item() * len(xb)
                             count += len(xb)
                     val_losses.append(total / count)
-                    total, count = 0.0, 0
-                    for xb, yb in train_loader:
-                        xb, yb = xb.to(device), yb.to(device)
-                        total += train_step(xb, yb) * len(xb)
-                        count += len(xb)
-                    train_losses.append(total / count)
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.cpu().state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
                 return train_losses, val_losses
-            """, "validated before it trained"),
-        Variant("returns (val_losses, train_losses)", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            """, "keep the model on `device`", "device"),
+        Variant("a checkpoint at every epoch", """
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 train_step = make_train_step(model, loss_fn, optimizer)
                 train_losses, val_losses = [], []
-                for _ in range(epochs):
+                for epoch in range(epochs):
                     total, count = 0.0, 0
                     for xb, yb in train_loader:
                         xb, yb = xb.to(device), yb.to(device)
@@ -491,26 +558,37 @@ MUTANTS = {
                             total += loss_fn(model(xb), yb).item() * len(xb)
                             count += len(xb)
                     val_losses.append(total / count)
-                return val_losses, train_losses
-            """, "fit: `train_losses` is wrong"),
-        Variant("validation loss from the training loader", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
-                train_step = make_train_step(model, loss_fn, optimizer)
+                    if checkpoint_path:
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
+                return train_losses, val_losses
+            """, "save only when the validation loss is lower than every earlier one", "value"),
+        Variant("make_train_step given its arguments in another order", """
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
+                train_step = make_train_step(model, optimizer, loss_fn)
                 train_losses, val_losses = [], []
-                for _ in range(epochs):
+                for epoch in range(epochs):
                     total, count = 0.0, 0
                     for xb, yb in train_loader:
                         xb, yb = xb.to(device), yb.to(device)
                         total += train_step(xb, yb) * len(xb)
                         count += len(xb)
                     train_losses.append(total / count)
-                    val_losses.append(total / count)
                     model.eval()
+                    total, count = 0.0, 0
                     with torch.no_grad():
                         for xb, yb in val_loader:
-                            model(xb.to(device))
+                            xb, yb = xb.to(device), yb.to(device)
+                            total += loss_fn(model(xb), yb).item() * len(xb)
+                            count += len(xb)
+                    val_losses.append(total / count)
+                    if checkpoint_path and val_losses[-1] <= min(val_losses):
+                        torch.save({"epoch": epoch + 1, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": val_losses[-1]},
+                                   checkpoint_path)
                 return train_losses, val_losses
-            """, "these are the training losses"),
+            """, "in that order", "dependency"),
     ],
 }
 
@@ -640,9 +718,10 @@ ALTERNATIVES = {
             """),
     ],
     "fit": [
-        Variant("own loop, zero_grad first, set_grad_enabled", """
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+        Variant("own loop, zero_grad first, set_grad_enabled, best kept in a variable", """
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 history = {"train": [], "val": []}
+                best = float("inf")
                 for epoch in range(epochs):
                     for phase, loader in (("train", train_loader), ("val", val_loader)):
                         model.train(phase == "train")
@@ -659,9 +738,13 @@ ALTERNATIVES = {
                                 losses.append(loss.item())
                                 sizes.append(len(xb))
                         history[phase].append(float(np.dot(losses, sizes) / np.sum(sizes)))
+                    if checkpoint_path is not None and history["val"][-1] < best:
+                        best = history["val"][-1]
+                        torch.save(dict(epoch=epoch + 1, val_loss=best, model=model.state_dict(),
+                                        optimizer=optimizer.state_dict()), checkpoint_path)
                 return history["train"], history["val"]
             """),
-        Variant("inference_mode, a helper for the validation", """
+        Variant("inference_mode, a helper for the validation, state copied to the CPU", """
             def _evaluate(model, loader, loss_fn, device):
                 model.eval()
                 total = 0.0
@@ -670,13 +753,43 @@ ALTERNATIVES = {
                         total += loss_fn(model(xb.to(device)), yb.to(device)).item() * xb.shape[0]
                 return total / len(loader.dataset)
 
-            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu"):
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
                 step = make_train_step(model, loss_fn, optimizer)
                 train_losses, val_losses = [], []
-                for _ in progress(range(epochs), desc="fit"):
+                for epoch in progress(range(epochs), desc="fit"):
                     losses = [(step(xb.to(device), yb.to(device)), len(xb)) for xb, yb in train_loader]
                     train_losses.append(sum(l * n for l, n in losses) / sum(n for _, n in losses))
                     val_losses.append(_evaluate(model, val_loader, loss_fn, device))
+                    if checkpoint_path and val_losses[-1] == min(val_losses):
+                        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                        torch.save({"model": state, "optimizer": optimizer.state_dict(),
+                                    "epoch": len(val_losses), "val_loss": float(val_losses[-1])},
+                                   checkpoint_path)
+                return train_losses, val_losses
+            """),
+        Variant("the training loss from a separate evaluation pass", """
+            def _mean_loss(model, loader, loss_fn, device):
+                model.eval()
+                total, count = 0.0, 0
+                with torch.no_grad():
+                    for xb, yb in loader:
+                        xb, yb = xb.to(device), yb.to(device)
+                        total += loss_fn(model(xb), yb).item() * len(xb)
+                        count += len(xb)
+                return total / count
+
+            def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device="cpu", checkpoint_path=None):
+                train_step = make_train_step(model, loss_fn, optimizer)
+                train_losses, val_losses, best = [], [], None
+                for epoch in range(1, epochs + 1):
+                    for xb, yb in train_loader:
+                        train_step(xb.to(device), yb.to(device))
+                    train_losses.append(_mean_loss(model, train_loader, loss_fn, device))
+                    val_losses.append(_mean_loss(model, val_loader, loss_fn, device))
+                    if checkpoint_path is not None and (best is None or val_losses[-1] < best):
+                        best = val_losses[-1]
+                        torch.save({"epoch": epoch, "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "val_loss": best}, checkpoint_path)
                 return train_losses, val_losses
             """),
     ],

@@ -71,7 +71,9 @@ def cmd_collect(args) -> int:
         print(f"collect: nbgrader collect {args.chapter} (the exchange) ...", flush=True)
         subprocess.run([sys.executable, "-m", "nbgrader", "collect", args.chapter, "--update"],
                        cwd=REPO, check=True, env=_env())
-        got = [collect_mod._keep(student, path.name, path.read_bytes(), args.chapter, GRADING)
+        got = [collect_mod._keep(student, path.name, path.read_bytes(), args.chapter, GRADING,
+                                 when=_nbgrader_time(path.parent / "timestamp.txt"),
+                                 meta={"name": student, "source": "exchange"})
                for student, path in _submissions(args.chapter).items()]
         skipped, notes = [], []
     else:
@@ -101,6 +103,18 @@ def cmd_collect(args) -> int:
               + (f"; no submission: {', '.join(p.name or p.lms_id for p in missing)}" if missing else "")
               + (f"; not on the roster: {', '.join(unmatched)}" if unmatched else ""))
     return 0
+
+
+def _nbgrader_time(path: Path):
+    """The submission time nbgrader's exchange recorded (timestamp.txt), or None."""
+    from datetime import timezone
+
+    from dateutil import parser as dateparser
+    try:
+        t = dateparser.parse(path.read_text().strip())
+    except (OSError, ValueError, OverflowError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def cmd_grade(args) -> int:
@@ -173,7 +187,7 @@ def cmd_report(args) -> int:
     exports = report.write_lms_exports(rows, args.chapter, reports)
     register(args.chapter)
     report.to_gradebook(rows, args.chapter, f"sqlite:///{GRADING / 'gradebook.db'}")
-    pages = report.write_feedback(rows, GRADING / "feedback")
+    pages = report.write_feedback(rows, GRADING / "feedback", GRADING / "submitted")
     subs = {s: p for s, p in _submissions(args.chapter).items() if s in results}
     pairs = report.class_similarity(args.chapter, subs, REPO / "notebooks" / args.chapter / f"{args.chapter}.ipynb")
     page = report.class_report(rows, args.chapter, reports / "class_report.html", missing=missing,
@@ -181,7 +195,7 @@ def cmd_report(args) -> int:
     facts = report.summary(rows)
     print(f"grades: {_show(csv_path)} (LMS imports: {', '.join(_show(e) for e in exports)})")
     print(f"class report: {_show(page)}; feedback pages: {len(pages)} in {_show(GRADING / 'feedback')}"
-          "/<learner>/" + args.chapter + "/feedback.html; gradebook updated")
+          f"/<learner>/{args.chapter}/{args.chapter}.html; gradebook updated")
     print(f"{facts['graded']} graded, {facts['late']} late, {facts['flagged']} flagged, "
           f"{len(pairs)} similar pair(s)"
           + (f"; no submission from {len(missing)} on the roster: "

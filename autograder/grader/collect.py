@@ -304,9 +304,10 @@ def _keep(student: str, name: str, data: bytes, chapter: str, root: Path,
     newest = sorted(p for p in folder.iterdir() if not p.name.endswith(".json"))[-1]
     submitted = _submitted_path(root, student, chapter)
     submitted.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(newest, submitted)
-    submitted.chmod(0o644)
-    (submitted.parent / "timestamp.txt").write_text(_nbgrader_time(newest.name.split("_")[0]))
+    if not (submitted.is_file() and submitted.read_bytes() == newest.read_bytes()):
+        shutil.copyfile(newest, submitted)
+        submitted.chmod(0o644)
+        (submitted.parent / "timestamp.txt").write_text(_nbgrader_time(newest.name.split("_")[0]))
     return Collected(student, original, submitted, True, bool((meta or {}).get("late")))
 
 

@@ -177,7 +177,8 @@ def _state(ex) -> tuple[str, str]:
 def feedback_html(row: Row) -> str:
     r = row.result
     items, details = [], []
-    for ex in r.exercises.values():
+    order = list(exercises_of(source_notebook(r.chapter)))
+    for ex in sorted(r.exercises.values(), key=lambda e: order.index(e.exercise) if e.exercise in order else 99):
         css, word = _state(ex)
         items.append(f"<tr><td>{html.escape(ex.exercise)}</td><td class={css}>{ex.score:g} / "
                      f"{ex.points:g}</td><td class={css}>{word}</td></tr>")
@@ -199,15 +200,25 @@ def feedback_html(row: Row) -> str:
             + "</body></html>")
 
 
-def write_feedback(rows: list[Row], folder: Path) -> list[Path]:
+def write_feedback(rows: list[Row], folder: Path, submitted: Path | None = None) -> list[Path]:
+    """feedback/<learner>/<chapter>/<chapter>.html (nbgrader's own layout); for a submission
+    that came through nbgrader's exchange, also timestamp.txt and submission_secret.txt,
+    so that `nbgrader release_feedback` sends the page back to the learner."""
+    import shutil
+
     paths = []
     for row in rows:
         if row.result is None:
             continue
-        path = folder / row.student / row.result.chapter / "feedback.html"
+        chapter = row.result.chapter
+        path = folder / row.student / chapter / f"{chapter}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(feedback_html(row), encoding="utf-8")
         paths.append(path)
+        came_from = submitted / row.student / chapter if submitted else None
+        if came_from and (came_from / "submission_secret.txt").is_file():
+            for name in ("timestamp.txt", "submission_secret.txt"):
+                shutil.copyfile(came_from / name, path.parent / name)
     return paths
 
 

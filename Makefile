@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 LAB_PORT ?= 8888
 
 .PHONY: _need_ch help setup data release release-exchange collect grade report grade-all bench-grading \
-        check-notebooks lab instructor test test-fast test-gpu clean-grading lock
+        check-notebooks lab instructor hub test test-fast test-gpu clean-grading lock
 # Grading runs: `make grade CH=ch01_numpy_net FROM=~/Downloads/submissions.zip`
 CH      ?=
 FROM    ?=
@@ -47,6 +47,13 @@ lab: setup data
 
 instructor: setup data
 	@$(PY) -m autograder.authoring.lab --instructor --port $(LAB_PORT)
+
+# A class on JupyterHub on this machine: the instructor and the learners of ROSTER (a CSV
+# from the LMS; default two demo learners). Prints the URL, the names and the password.
+ROSTER  ?=
+HUB_PORT ?= 8000
+hub: setup data
+	@$(PY) -m autograder.authoring.hub --port $(HUB_PORT) $(if $(ROSTER),--roster "$(ROSTER)",)
 
 # One math thread per test worker (and per kernel it starts): the workers already fill the cores.
 test: setup data

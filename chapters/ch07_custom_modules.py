@@ -693,10 +693,10 @@ _check("ch07.pool2d", pool2d)
 # Design a LeNet for `(N, 1, 28, 28)` images with no constructor arguments, in three
 # registered parts with the stage shapes of the table above:
 #
-# * `self.block1`: **one** convolution from 1 to 6 channels, an activation, a 2 x 2 pooling
-#   with stride 2: `(N, 1, 28, 28) -> (N, 6, 14, 14)`;
-# * `self.block2`: **one** convolution from 6 to 16 channels, an activation, a 2 x 2
-#   pooling with stride 2: `-> (N, 16, 5, 5)`;
+# * `self.block1`: **one** convolution from 1 to 6 channels, an activation, a pooling that
+#   halves the height and width (LeNet's: 2 x 2 with stride 2): `(N, 1, 28, 28) -> (N, 6, 14, 14)`;
+# * `self.block2`: **one** convolution from 6 to 16 channels, an activation, a pooling that
+#   halves the size again: `-> (N, 16, 5, 5)`;
 # * `self.head`: flatten, then `nn.Linear(400, 120)`, an activation, `nn.Linear(120, 84)`,
 #   an activation, `nn.Linear(84, 10)`, and nothing after the last layer: `-> (N, 10)` raw
 #   scores.
@@ -767,14 +767,39 @@ with needs("LeNet"):
         print(f"  {name:18s} {str(tuple(p.shape)):16s} {p.numel():6d}")
 
 # %% [markdown]
-# ## 9. AlexNet's shapes (a demo, no training)
+# ## 9. AlexNet's shapes, on a Fashion-MNIST image made 224 x 224 (a demo, no training)
 #
 # AlexNet (2012) is the network that started the deep-learning boom: the same ingredients as
-# LeNet, much bigger, with ReLU, max pooling and dropout, for 224 x 224 images. We only want
-# its shapes, so we build it on the **meta** device: a meta tensor has a shape and a dtype but
-# no data, so the 46 million weights cost no memory and the forward pass no arithmetic, and
-# yet every layer reports the shape it would produce. (Here with one input channel, as for
-# Fashion-MNIST resized to 224 x 224.)
+# LeNet, much bigger, with ReLU, max pooling and dropout, for 224 x 224 images. To feed it
+# Fashion-MNIST's 28 x 28 pictures they must first grow. `transforms.v2.Resize(224)`
+# interpolates an image up (or down) to 224 pixels a side, smoothly (`antialias=True`);
+# `transforms.v2.CenterCrop(size)` keeps the middle `size x size` square, which is how an
+# image larger than a network expects, or not square, is usually cut to size. Here is one
+# test image through both:
+
+# %%
+from torchvision.transforms import v2
+
+from autograder import CLASSES, fashion_mnist
+
+images, labels = fashion_mnist(train=False, limit=1)
+big = v2.Resize(224, antialias=True)(images[0])
+middle = v2.CenterCrop(160)(big)
+fig, ax = plt.subplots(1, 3, figsize=(9, 3))
+for a_, im, title in zip(ax, (images[0], big, middle), ("28 x 28", "Resize(224)", "CenterCrop(160)")):
+    a_.imshow(im[0], cmap="gray_r")
+    a_.set_title(f"{title}: {tuple(im.shape)}")
+    a_.axis("off")
+fig.suptitle(f"a Fashion-MNIST test image ({CLASSES[int(labels[0])]})")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# We only want AlexNet's shapes, so we build it on the **meta** device: a meta tensor has a
+# shape and a dtype but no data, so the 46 million weights cost no memory and the forward
+# pass no arithmetic, and yet every layer reports the shape it would produce. (One input
+# channel, as for Fashion-MNIST.) The same trick is how the checks of this chapter see
+# device mistakes without a GPU: a tensor made on the CPU cannot meet a meta tensor.
 
 # %%
 with torch.device("meta"):
@@ -790,10 +815,10 @@ with torch.device("meta"):
         nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
         nn.Linear(4096, 10))
-    X = torch.empty(1, 1, 224, 224)
-    for layer in alexnet:
-        X = layer(X)
-        print(f"{layer.__class__.__name__:10s} output {tuple(X.shape)}")
+X = big.unsqueeze(0).to("meta")           # the resized image, as a batch of one, without its values
+for layer in alexnet:
+    X = layer(X)
+    print(f"{layer.__class__.__name__:10s} output {tuple(X.shape)}")
 print(f"{sum(p.numel() for p in alexnet.parameters()):,} parameters")
 
 

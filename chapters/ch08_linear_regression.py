@@ -1,28 +1,32 @@
 # %% [markdown]
-# # Chapter 08 · Linear regression step by step
+# # Chapter 08 · Linear regression: the whole recipe
 #
-# This chapter takes one tiny problem, fitting a straight line, and solves it again and
-# again: first in plain numpy, then with each PyTorch tool in turn, until it looks like the
-# training code of a real project. The problem stays the same so that at every step you
-# see only what the new tool changes.
+# You now hold every part of a training program: tensors and autograd (chapters 02 to 04),
+# modules and losses (05 and 07), optimizers and checkpoints (06). This chapter assembles
+# them into the recipe every project follows, on the smallest problem there is: fitting the
+# straight line $\hat y = a + b\,x$ (`a` the **intercept**, `b` the **slope**). With nothing
+# else to think about, you can watch the recipe itself. The data is made with $a = 1$ and
+# $b = 2$, so we always know whether training worked.
 #
-# The line is $\hat y = a + b\,x$: `a` is the **intercept**, `b` the **slope**. We know
-# the true values (the data is made with $a = 1$, $b = 2$), so we can always tell whether
-# training worked.
+# The first sections are a brisk recap: the line fitted by hand in numpy and checked against
+# scikit-learn, then the same with PyTorch's tools, one step per cell, each with a pointer to
+# the chapter that taught it. Then what is new: the **data pipeline** (a `Dataset`, a
+# `DataLoader`, a random training/validation split), **validation**, **checkpoints**, and the
+# whole recipe in one `fit`.
 #
 # You will write:
 #
-# 1. `numpy_fit(x, y, lr, epochs)`: batch gradient descent in numpy,
-# 2. `ManualLinearRegression`: the model as an `nn.Module` with two `nn.Parameter`s,
+# 1. `numpy_fit(x, y, lr, epochs)`: batch gradient descent in numpy (a warm-up),
+# 2. `ManualLinearRegression`: the line as an `nn.Module` with two `nn.Parameter`s,
 # 3. `make_train_step(model, loss_fn, optimizer)`: one training step for any model,
 # 4. `CustomDataset`: a `Dataset` over two tensors,
 # 5. `make_loaders(x, y, ...)`: a random training/validation split and its `DataLoader`s,
-# 6. `fit(model, train_loader, val_loader, ...)`: the training loop with validation.
+# 6. `fit(...)`: training, validation and checkpoints in one function.
 #
-# **How grading works.** Each exercise has a test cell: its visible checks run on a tiny
-# example; the hidden checks (the same as `check("ch08.<exercise>", <your object>)`)
-# compare your code with PyTorch's and scikit-learn's own results on fresh inputs, on
-# every device. `check_chapter("ch08", globals())` at the end runs them all.
+# As everywhere in the course, leave the tensors and arrays you are given unchanged (no
+# in-place operations on them), and keep your tensors on their device: some checks give your
+# code tensors on PyTorch's `meta` device, a stand-in for a GPU, to see device mistakes on
+# any machine.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import numpy as np
@@ -42,13 +46,11 @@ print("device:", device)
 # ## 1. The data
 #
 # One hundred points on the line $y = 1 + 2x$, with a little Gaussian noise (standard
-# deviation 0.1) so the fit is not trivially exact. Why shuffle before splitting into
-# 80 training and 20 validation points? If the data came in some order (here it does not,
-# but real files are often sorted by date or by class), taking the first 80 as training
-# set would show the model only one part of the problem and validate it on another.
-#
-# The **validation** set is never used to fit: it is how we find out whether the model
-# learned the line or only memorised the 80 points.
+# deviation 0.1), so the fit is not trivially exact. The **validation** set is never used to
+# fit: it is how we find out whether the model learned the line or only memorised its
+# training points. Why shuffle before splitting into 80 training and 20 validation points?
+# Real files are often sorted (by date, by class); the first 80 rows of a sorted file would
+# show the model one part of the problem and validate it on another.
 
 # %%
 np.random.seed(42)
@@ -73,25 +75,20 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 2. Gradient descent by hand, in numpy
+# ## 2. Gradient descent by hand, in numpy (a recap of chapter 01)
 #
-# How wrong is a line $(a, b)$? We use the **mean squared error** over the $N$ training
-# points:
+# The loss is the **mean squared error** over the $N$ training points, and its partial
+# derivatives say which way is uphill for each parameter:
 #
-# $$L(a, b) = \frac1N \sum_i (a + b x_i - y_i)^2$$
-#
-# Its partial derivatives tell us which way is "uphill" for each parameter:
-#
-# $$\frac{\partial L}{\partial a} = \frac2N \sum_i (a + b x_i - y_i) \qquad
+# $$L(a, b) = \frac1N \sum_i (a + b x_i - y_i)^2, \qquad
+#   \frac{\partial L}{\partial a} = \frac2N \sum_i (a + b x_i - y_i), \qquad
 #   \frac{\partial L}{\partial b} = \frac2N \sum_i x_i\,(a + b x_i - y_i)$$
 #
 # One **epoch** of *batch* gradient descent uses all the training points to compute both
 # gradients, then moves both parameters a step `lr` (the learning rate) downhill:
 # $a \leftarrow a - \text{lr}\,\partial L/\partial a$, and likewise $b$. Both gradients are
 # computed *before* either parameter changes: they describe the slope of the loss at one
-# point $(a, b)$.
-#
-# Let us look at a single step from $a = b = 0$, to see the numbers:
+# point $(a, b)$. The numbers of the first step, from $a = b = 0$:
 
 # %%
 a0, b0 = 0.0, 0.0
@@ -146,14 +143,14 @@ _check("ch08.numpy_fit", numpy_fit)
 #
 # A straight line under the squared error has an exact solution (least squares), which
 # scikit-learn's `LinearRegression` computes directly, without any gradient descent. After
-# 1000 epochs at `lr = 0.1`, gradient descent from `a = b = 0` should agree with it to about
-# six decimals: **a ≈ 1.023541, b ≈ 1.968964** on this data (not exactly 1 and 2: the
-# noise of 80 points moves the best line a little).
+# 1000 epochs at `lr = 0.1`, gradient descent from `a = b = 0` agrees with it to about six
+# decimals: **a ≈ 1.023541, b ≈ 1.968964** on this data (not exactly 1 and 2: the noise of 80
+# points moves the best line a little).
 
 # %%
-with needs("numpy_fit"):
-    from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression
 
+with needs("numpy_fit"):
     a_np, b_np = numpy_fit(x_train, y_train, lr=0.1, epochs=1000)
     reg = LinearRegression().fit(x_train, y_train)
     print(f"numpy gradient descent: a = {a_np:.6f}, b = {b_np:.6f}")
@@ -167,17 +164,21 @@ with needs("numpy_fit"):
     plt.show()
 
 # %% [markdown]
-# ## 3. The same with tensors, on a device
+# ## 3. The same in PyTorch, one tool at a time (a recap)
 #
-# A tensor is numpy's array that can live on a GPU and remember how it was computed. Two
-# details matter from the first line:
+# **Tensors on a device** (chapter 02). numpy makes float64, PyTorch models work in float32:
+# `.float()` converts, `.to(device)` moves. Parameters are *created* on the device
+# (`torch.randn(1, device=device, requires_grad=True)`): `torch.randn(1,
+# requires_grad=True).to(device)` is, on a GPU, the result of an operation, not a **leaf**,
+# and autograd fills `.grad` only for leaves.
 #
-# * **dtype.** numpy makes float64; PyTorch models work in float32. `.float()` converts.
-# * **device.** `default_device()` is `"cuda"` where a GPU is present, else `"cpu"`. Data
-#   is moved with `.to(device)`. Parameters must be *created* on the device
-#   (`torch.randn(1, device=device, requires_grad=True)`): `torch.randn(1,
-#   requires_grad=True).to(device)` is on a GPU a *copy*, the result of an operation, not
-#   the tensor autograd fills `.grad` for (a **leaf**).
+# **Autograd** (chapter 03) computes $\partial L/\partial a$ and $\partial L/\partial b$ from
+# the loss alone: the same numbers as the formulas of section 2.
+#
+# A note for reading older code: before PyTorch 0.4 (2018), a tensor had to be wrapped in
+# `torch.autograd.Variable(t, requires_grad=True)` for autograd to track it. `Variable` is
+# obsolete: every tensor can require gradients (`torch.randn(1, requires_grad=True)`,
+# `t.requires_grad_()`), and `Variable(t)` now simply returns a tensor.
 
 # %%
 x_train_t = torch.as_tensor(x_train).float().to(device)
@@ -185,83 +186,45 @@ y_train_t = torch.as_tensor(y_train).float().to(device)
 print(type(x_train), x_train.dtype, "->", type(x_train_t), x_train_t.dtype, x_train_t.device)
 
 torch.manual_seed(42)
-a = torch.randn(1, requires_grad=True, dtype=torch.float, device=device)
-b = torch.randn(1, requires_grad=True, dtype=torch.float, device=device)
-print("a:", a, "is_leaf:", a.is_leaf)
+a = torch.randn(1, requires_grad=True, device=device)
+b = torch.randn(1, requires_grad=True, device=device)
 moved = torch.randn(1, requires_grad=True).to("cuda" if torch.cuda.is_available() else "cpu")
-print("created then moved: is_leaf =", moved.is_leaf, "(False on a GPU: .to made a copy)")
+print("created on the device: is_leaf =", a.is_leaf,
+      "| created, then moved: is_leaf =", moved.is_leaf, "(False on a GPU)")
+
+error = a + b * x_train_t - y_train_t
+(error ** 2).mean().backward()
+print("autograd:", a.grad.item(), b.grad.item())
+print("by hand: ", (2 * error.mean()).item(), (2 * (x_train_t * error).mean()).item())
 
 # %% [markdown]
-# ## 4. Autograd computes the gradients
-#
-# We no longer write the derivatives: we compute the loss with tensor operations and call
-# `loss.backward()`. PyTorch walks back through the operations that produced `loss` and
-# stores $\partial L / \partial a$ in `a.grad` (likewise `b.grad`). Compare them with the
-# formulas of section 2:
+# **Updating the parameters** (chapter 03). Of the three ways to write
+# $a \leftarrow a - \text{lr}\,\partial L/\partial a$, two fail: `a = a - lr * a.grad` makes
+# a new tensor that is not a leaf, so the next `backward()` leaves its `.grad` at `None`; and
+# `a -= lr * a.grad` changes in place a leaf that autograd records, which is forbidden. Only
+# the in-place update inside `torch.no_grad()` works, and since `backward()` *adds* to
+# `.grad`, the gradients are reset after each step.
 
 # %%
-yhat = a + b * x_train_t
-error = yhat - y_train_t
-loss = (error ** 2).mean()
-loss.backward()
-print("autograd: ", a.grad.item(), b.grad.item())
-print("by hand:  ", (2 * error.mean()).item(), (2 * (x_train_t * error).mean()).item())
+import warnings
 
-# %% [markdown]
-# Gradients **accumulate**: each `backward()` *adds* to `.grad`. Call it twice and the
-# gradient doubles, which is why every training step resets them (`a.grad.zero_()`):
-
-# %%
-loss = ((a + b * x_train_t - y_train_t) ** 2).mean()
-loss.backward()
-print("after a second backward:", a.grad.item(), "(twice the value above)")
-a.grad.zero_(); b.grad.zero_();
-
-# %% [markdown]
-# ## 5. Three ways to update a parameter, two of which fail
-#
-# The update $a \leftarrow a - \text{lr}\,\partial L/\partial a$ looks innocent, but it
-# must neither be recorded by autograd nor replace the parameter by a new tensor.
-#
-# **Way 1: `a = a - lr * a.grad`.** This builds a *new* tensor, the result of an operation
-# on `a`: it is not a leaf, so the next `backward()` does not fill its `.grad`, which
-# stays `None`. The next update then fails:
-
-# %%
 lr = 0.1
 a1 = torch.randn(1, requires_grad=True, device=device)
-b1 = torch.randn(1, requires_grad=True, device=device)
-try:
-    for epoch in range(2):
-        loss = ((a1 + b1 * x_train_t - y_train_t) ** 2).mean()
-        loss.backward()
-        print(f"epoch {epoch}: a1.is_leaf = {a1.is_leaf}, a1.grad = {a1.grad}")
-        a1 = a1 - lr * a1.grad
-        b1 = b1 - lr * b1.grad
-except TypeError as err:
-    print("TypeError:", err)
+((a1 + 2 * x_train_t - y_train_t) ** 2).mean().backward()
+a1 = a1 - lr * a1.grad                       # way 1: a new tensor, not a leaf
+((a1 + 2 * x_train_t - y_train_t) ** 2).mean().backward()
+with warnings.catch_warnings():              # PyTorch warns that a1.grad of a non-leaf is empty:
+    warnings.simplefilter("ignore")          # that is the very point here
+    print("way 1: after the next backward, a1.grad is", a1.grad)
 
-# %% [markdown]
-# **Way 2: `a -= lr * a.grad`.** In place, so `a` stays the same tensor. But autograd
-# records every operation on a tensor that requires grad, and changing a leaf in place
-# while it is being recorded is forbidden:
-
-# %%
 a2 = torch.randn(1, requires_grad=True, device=device)
-loss = ((a2 + 0.5 * x_train_t - y_train_t) ** 2).mean()
-loss.backward()
+((a2 + 2 * x_train_t - y_train_t) ** 2).mean().backward()
 try:
-    a2 -= lr * a2.grad
+    a2 -= lr * a2.grad                       # way 2: in place, while recorded
 except RuntimeError as err:
-    print("RuntimeError:", err)
+    print("way 2: RuntimeError:", str(err).split(".")[0])
 
-# %% [markdown]
-# **Way 3: in place, inside `torch.no_grad()`.** The update is bookkeeping, not part of
-# the model: `no_grad` tells autograd not to record it. `a` stays the same leaf, and we
-# reset the gradients afterwards. This is what an optimizer does for us.
-
-# %%
-torch.manual_seed(42)
+torch.manual_seed(42)                        # way 3: in place, not recorded
 a = torch.randn(1, requires_grad=True, device=device)
 b = torch.randn(1, requires_grad=True, device=device)
 n_epochs = pick(full=1000, quick=200)
@@ -273,31 +236,24 @@ for epoch in progress(range(n_epochs), desc="epochs"):
         b -= lr * b.grad
     a.grad.zero_()
     b.grad.zero_()
-print(f"a = {a.item():.4f}, b = {b.item():.4f} after {n_epochs} epochs")
+print(f"way 3: a = {a.item():.4f}, b = {b.item():.4f} after {n_epochs} epochs")
 
 # %% [markdown]
-# ## 6. What autograd records: the graph
-#
-# `torchviz.make_dot` draws the graph behind a tensor. The blue boxes are our parameters
-# `a` and `b` (the leaves that will receive gradients); the grey boxes are the backward
-# functions of each operation, from the loss at the bottom back to the leaves. `x` and
-# `y` do not appear: they do not require gradients, so nothing flows into them.
+# `torchviz.make_dot` draws what autograd recorded for one loss: the blue boxes are the
+# leaves `a` and `b` that will receive gradients, the grey boxes the backward functions of
+# each operation. `x` and `y` do not appear: they do not require gradients, so nothing flows
+# into them.
 
 # %%
 from torchviz import make_dot
 
-yhat = a + b * x_train_t
-loss = ((yhat - y_train_t) ** 2).mean()
-make_dot(loss, params={"a": a, "b": b})
+make_dot(((a + b * x_train_t - y_train_t) ** 2).mean(), params={"a": a, "b": b})
 
 # %% [markdown]
-# ## 7. An optimizer and a loss module
-#
-# Two pieces of the loop are generic. `torch.optim.SGD([a, b], lr=lr)` keeps the list of
-# parameters and does way 3 for us: `optimizer.step()` updates every parameter under
-# `no_grad`, `optimizer.zero_grad()` resets their gradients. `nn.MSELoss()` is the mean
-# squared error as an object (`reduction="mean"` is its default). Swapping SGD for Adam, or
-# MSE for another loss, now changes one line.
+# **An optimizer and a loss module** (chapters 05 and 06) take over the last hand-written
+# lines: `optimizer.step()` is way 3 for every parameter it was given, `optimizer.zero_grad()`
+# the reset, `nn.MSELoss()` the mean squared error as an object. Swapping SGD for Adam, or
+# the MSE for another loss, now changes one line.
 
 # %%
 torch.manual_seed(42)
@@ -318,12 +274,12 @@ plt.show()
 
 
 # %% [markdown]
-# ## 8. The model as a class
+# ## 4. The model as a module (a recap of chapters 05 and 07)
 #
-# Our "model" is still two loose tensors and a formula. An `nn.Module` bundles them: its
-# parameters are attributes wrapped in `nn.Parameter`, which *registers* them, so that
-# `model.parameters()` finds them for the optimizer, `model.to(device)` moves them and
-# `model.state_dict()` saves them. The formula goes in `forward`; calling `model(x)` runs it.
+# Two loose tensors and a formula become an `nn.Module`: parameters are attributes wrapped in
+# `nn.Parameter`, which *registers* them, so that `model.parameters()` finds them for the
+# optimizer, `model.to(device)` moves them and `model.state_dict()` saves them; the formula
+# goes in `forward`.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_03", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 2 · `ManualLinearRegression(nn.Module)` (2 points)
@@ -366,10 +322,12 @@ _check("ch08.ManualLinearRegression", ManualLinearRegression)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Training it changes two things in the loop: the optimizer gets `model.parameters()`,
-# and `model.train()` puts the model in *training mode* (it matters for layers such as
-# Dropout, which behave differently when evaluating; our model has none, but the habit
-# costs nothing). `state_dict()` shows the learned values by name:
+# Training it changes two things in the loop: the optimizer gets `model.parameters()`, and
+# `model.train()` puts the model in training mode (it matters for Dropout or BatchNorm; our
+# line has neither, but the habit costs nothing). A line is also exactly a linear layer with
+# one input and one output, `nn.Linear(1, 1)`: its `bias` is our `a`, its `weight` our `b`.
+# A module holding it registers its parameters under dotted names, and a model that only
+# chains layers needs no class at all: `nn.Sequential`.
 
 # %%
 with needs("ManualLinearRegression"):
@@ -386,15 +344,6 @@ with needs("ManualLinearRegression"):
     print("after: ", model.state_dict())
 
 
-# %% [markdown]
-# ## 9. Let PyTorch's layers do it: a nested `nn.Linear`, then `nn.Sequential`
-#
-# A line is a linear layer with one input and one output: `nn.Linear(1, 1)` holds a
-# `weight` (our `b`, shape `(1, 1)`) and a `bias` (our `a`). A module that holds another
-# module as an attribute registers its parameters too, under dotted names. And a model
-# that only chains layers needs no class at all: `nn.Sequential`.
-
-# %%
 class LayerLinearRegression(nn.Module):
     def __init__(self):
         super().__init__()
@@ -404,17 +353,16 @@ class LayerLinearRegression(nn.Module):
         return self.linear(x)
 
 
-print(dict(LayerLinearRegression().named_parameters()).keys())
-print(nn.Sequential(nn.Linear(1, 1)).state_dict().keys())
+print(list(LayerLinearRegression().state_dict()), list(nn.Sequential(nn.Linear(1, 1)).state_dict()))
 
 
 # %% [markdown]
-# ## 10. One training step for any model
+# ## 5. One training step for any model
 #
-# The body of our loop (forward, loss, backward, step, zero the gradients) is the same
-# whatever the model, loss or optimizer. A **factory** makes it once: it takes the three,
-# and returns a function that performs one step on a batch `(x, y)`. The inner function
-# remembers `model`, `loss_fn` and `optimizer` (a *closure*), so the loop only passes data.
+# The body of the loop (forward, loss, backward, step, reset) is the same whatever the model,
+# loss or optimizer. A **factory** writes it once: it takes the three and returns a function
+# that performs one step on a batch `(x, y)`. The inner function remembers `model`,
+# `loss_fn` and `optimizer` (a *closure*), so the loop only passes data.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_04", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 3 · `make_train_step(model, loss_fn, optimizer)` (2 points)
@@ -470,7 +418,7 @@ _check("ch08.make_train_step", make_train_step)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The training loop has shrunk to three lines:
+# The training loop has shrunk to one line:
 
 # %%
 with needs("make_train_step"):
@@ -482,13 +430,36 @@ with needs("make_train_step"):
 
 
 # %% [markdown]
-# ## 11. Datasets
+# ## 6. The data pipeline: `Dataset` and `DataLoader` (new)
 #
-# So far the whole training set went through the model at once. Real data sets do not fit
-# in memory, and updating after every few examples (a *mini-batch*) learns faster per pass
-# over the data. PyTorch splits the job in two: a `Dataset` says how many examples there
-# are (`__len__`) and what example `i` is (`__getitem__`); a `DataLoader` draws batches
-# from it. A data set whose data already sits in two tensors is the simplest `Dataset`.
+# So far the whole training set went through the model at once. Real data sets do not fit in
+# memory, and updating after every few examples (a **mini-batch**) learns more per pass over
+# the data. PyTorch splits the job in two. A `Dataset` says how many examples there are
+# (`__len__`) and what example `i` is (`__getitem__`); a `DataLoader` draws batches from it,
+# in a new random order every epoch if asked (`shuffle=True`), and stacks the examples of a
+# batch into tensors.
+#
+# The names matter: Python's indexing `ds[i]` calls the method `__getitem__`. Some tutorials
+# misspell it `__get_item__`; such a class has no indexing of its own, and `ds[i]` then
+# reaches `Dataset`'s placeholder, which only raises an error:
+
+# %%
+class Misspelled(Dataset):
+    def __init__(self, x):
+        self.x = x
+
+    def __get_item__(self, index):           # not the name Python looks for
+        return self.x[index]
+
+    def __len__(self):
+        return len(self.x)
+
+
+try:
+    Misspelled(torch.arange(3))[0]
+except NotImplementedError as err:
+    print("NotImplementedError:", err or "Dataset.__getitem__ was never written")
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_05", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 4 · `CustomDataset(x_tensor, y_tensor)` (1 point)
@@ -530,9 +501,9 @@ _check("ch08.CustomDataset", CustomDataset)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# PyTorch ships exactly this class: `TensorDataset(x, y)` (it takes any number of
-# tensors). A `DataLoader` over it yields mini-batches; `shuffle=True` draws a new order
-# every epoch, so that the batches differ from epoch to epoch.
+# PyTorch ships exactly this class: `TensorDataset(x, y)` (it takes any number of tensors).
+# A `DataLoader` over it yields mini-batches; with `shuffle=True` the batches differ from
+# epoch to epoch, and the last batch holds what is left over:
 
 # %%
 x_train_cpu = torch.as_tensor(x_train).float()
@@ -541,22 +512,23 @@ train_data = TensorDataset(x_train_cpu, y_train_cpu)
 print(train_data[0], len(train_data))
 
 loader = DataLoader(train_data, batch_size=16, shuffle=True)
-xb, yb = next(iter(loader))
-print("one batch:", tuple(xb.shape), tuple(yb.shape), "| batches per epoch:", len(loader))
+print("batches per epoch:", len(loader), "| sizes:", [len(xb) for xb, _ in loader])
+for epoch in range(2):
+    xb, yb = next(iter(loader))
+    print(f"epoch {epoch}: the first batch starts with x = {xb[:3, 0].numpy().round(3)}")
 
 
 # %% [markdown]
-# ## 12. A random split into two loaders
+# ## 7. A random split into two loaders (new)
 #
-# `random_split(dataset, [n_train, n_val], generator=...)` splits a data set at random
-# into two subsets that share no example. Each subset gets its own loader: the training
-# loader shuffles, the validation loader need not (the order of the validation examples
-# does not change their mean loss). Give `random_split` a generator seeded with `seed`,
-# so that the split is the same at every run.
+# `random_split(dataset, [n_train, n_val], generator=...)` splits a data set at random into
+# two subsets that share no example. Each subset gets its own loader: the training loader
+# shuffles, the validation loader need not (the order of the validation examples does not
+# change their mean loss). A generator seeded with `seed` makes the split the same at every
+# run, so results can be reproduced and compared.
 #
 # Why build the loaders from *one* `TensorDataset` of all the data? Because splitting `x`
-# and `y` separately, each with its own random order, would pair each `x` with someone
-# else's `y`.
+# and `y` separately, each in its own random order, would pair each `x` with someone else's `y`.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_06", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 5 · `make_loaders(x, y, train_frac=0.8, batch_size=16, seed=42)` (2 points)
@@ -597,7 +569,25 @@ _check("ch08.make_loaders", make_loaders)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 13. The whole recipe in one `fit`: training, validation, checkpoints
+# The same seed gives the same split, another seed another one; together the two loaders
+# serve every example exactly once per epoch:
+
+# %%
+with needs("make_loaders"):
+    x_all = torch.as_tensor(x).float()
+    y_all = torch.as_tensor(y).float()
+
+    def validation_rows(seed):
+        _, vl = make_loaders(torch.arange(100.0).unsqueeze(1), y_all, seed=seed)
+        return sorted(int(i) for xb, _ in vl for i in xb[:, 0])
+
+    print("seed 42:", validation_rows(42)[:8], "...")
+    print("seed 42:", validation_rows(42)[:8], "... (again)")
+    print("seed 7: ", validation_rows(7)[:8], "...")
+
+
+# %% [markdown]
+# ## 8. The whole recipe in one `fit`: training, validation, checkpoints
 #
 # Each epoch now has two phases. **Training**: every batch of the training loader goes
 # through `train_step`. **Validation**: every batch of the validation loader goes
@@ -718,7 +708,7 @@ _check("ch08.fit", fit)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 14. Everything together
+# ## 9. Everything together
 #
 # The data as tensors, a random 80/20 split, mini-batches of 16, `nn.Linear(1, 1)`, SGD
 # and the MSE, with a checkpoint of the best epoch. Compare the learned bias and weight
@@ -768,22 +758,40 @@ with needs("fit", "make_loaders", "make_train_step"):
     print("restored:", {k: round(v.item(), 4) for k, v in restored.state_dict().items()})
 
 # %% [markdown]
+# Why save `state_dict`s and not the model object? `torch.save(model, path)` works too, but
+# it pickles the object: loading it needs the very class definition, importable under the
+# same name, and it runs code from the file, which is why `torch.load` refuses it unless
+# told `weights_only=False` (only for files you trust). A `state_dict` is only names and
+# tensors: it loads anywhere, into any model with the same parameter names.
+
+# %%
+with needs("fit", "make_loaders", "make_train_step"):
+    whole_path = os.path.join(tempfile.mkdtemp(), "whole.pt")
+    torch.save(restored, whole_path)
+    try:
+        torch.load(whole_path, weights_only=True)
+    except Exception as err:
+        print(f"weights_only=True refuses the whole model ({type(err).__name__})")
+    print("weights_only=False loads it, trusting the file:", type(torch.load(whole_path, weights_only=False)).__name__)
+
+# %% [markdown]
 # ## Check all your answers at once
 
 # %%
 check_chapter("ch08", globals());
 
 # %% [markdown]
-# ## What changed, step by step
+# ## The recipe, step by step
 #
-# | step | we wrote | PyTorch does |
-# |---|---|---|
-# | gradients | $\partial L/\partial a$ by hand | `loss.backward()` |
-# | update | `a -= lr * a.grad` under `no_grad` | `optimizer.step()`, `zero_grad()` |
-# | loss | `((yhat - y) ** 2).mean()` | `nn.MSELoss()` |
-# | model | two tensors and a formula | `nn.Module`, `nn.Linear`, `nn.Sequential` |
-# | loop body | forward, loss, backward, step | `make_train_step` |
-# | data | one big tensor | `Dataset`, `DataLoader`, `random_split` |
-# | evaluation | none | validation under `eval()` and `no_grad()` |
+# | step | by hand | PyTorch | chapter |
+# |---|---|---|---|
+# | gradients | $\partial L/\partial a$ by hand | `loss.backward()` | 03 |
+# | update | `a -= lr * a.grad` under `no_grad` | `optimizer.step()`, `zero_grad()` | 06 |
+# | loss | `((yhat - y) ** 2).mean()` | `nn.MSELoss()` | 05 |
+# | model | two tensors and a formula | `nn.Module`, `nn.Linear`, `nn.Sequential` | 05, 07 |
+# | loop body | forward, loss, backward, step | `make_train_step` | 08 |
+# | data | one big tensor | `Dataset`, `DataLoader`, `random_split` | 08 |
+# | evaluation | none | validation under `eval()` and `no_grad()` | 08 |
+# | keeping the best | none | a checkpoint of `state_dict`s, `torch.load(..., weights_only=True)` | 06, 08 |
 #
-# Chapter 09 takes the same path with a classifier on images.
+# Chapter 09 takes the same recipe to a classifier of images.

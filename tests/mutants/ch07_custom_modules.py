@@ -433,6 +433,16 @@ MUTANTS = {
                 def forward(self, x):
                     return corr2d(self.weight, x) + self.bias
             """, "the input first, the kernel second", "dependency"),
+        Variant("weight moved to the default device in __init__", """
+            class Conv2D(nn.Module):
+                def __init__(self, kernel_size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.rand(kernel_size)).to(default_device())
+                    self.bias = nn.Parameter(torch.zeros(1))
+
+                def forward(self, x):
+                    return corr2d(x, self.weight) + self.bias
+            """, "keep layers and weights registered", "device"),
     ],
     "pool2d": [
         Variant("mode ignored (always max)", """
@@ -777,6 +787,23 @@ ALTERNATIVES = {
                             x = F.relu(x)
                     return x
             """),
+        Variant("kaiming init on empty tensors, clamp, torch.matmul", """
+            class ListDense(nn.Module):
+                def __init__(self, sizes):
+                    super().__init__()
+                    weights = []
+                    for a, b in zip(sizes, sizes[1:]):
+                        w = torch.empty(a, b)
+                        nn.init.kaiming_uniform_(w)
+                        weights.append(nn.Parameter(w))
+                    self.params = nn.ParameterList(weights)
+
+                def forward(self, x):
+                    *hidden, last = self.params
+                    for W in hidden:
+                        x = torch.matmul(x, W).clamp(min=0)
+                    return torch.matmul(x, last)
+            """),
     ],
     "DictDense": [
         Variant("update() and torch.mm", """
@@ -789,6 +816,17 @@ ALTERNATIVES = {
 
                 def forward(self, x, choice="linear1"):
                     return torch.mm(x, self.params[choice])
+            """),
+        Variant("einsum, scaled randn", """
+            class DictDense(nn.Module):
+                def __init__(self, D_in, heads):
+                    super().__init__()
+                    self.params = nn.ParameterDict(
+                        {k: nn.Parameter(torch.randn(D_in, v) / D_in ** 0.5) for k, v in heads.items()})
+
+                def forward(self, x, choice):
+                    W = self.params[choice]
+                    return torch.einsum("nd,dk->nk", x, W)
             """),
     ],
     "DynamicNet": [

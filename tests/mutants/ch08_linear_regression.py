@@ -89,16 +89,16 @@ MUTANTS = {
                 def forward(self, x):
                     return self.a + self.b * x
             """, "register exactly two parameters named `a` and `b`", "contract"),
-        Variant("tensors made on the device in __init__", """
+        Variant("parameters moved to the default device in __init__", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.a = torch.randn(1, requires_grad=True, dtype=torch.float).to(default_device())
-                    self.b = torch.randn(1, requires_grad=True, dtype=torch.float).to(default_device())
+                    self.a = nn.Parameter(torch.randn(1)).to(default_device())
+                    self.b = nn.Parameter(torch.randn(1)).to(default_device())
 
                 def forward(self, x):
                     return self.a + self.b * x
-            """, "A plain tensor", "device"),
+            """, "keep parameters registered so that .to(device) moves them", "device"),
         Variant("named weight and bias", """
             class ManualLinearRegression(nn.Module):
                 def __init__(self):

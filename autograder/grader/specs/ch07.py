@@ -876,8 +876,9 @@ def _lenet_oracle(i, out):
                  "(sigmoid, tanh, ReLU or a relative of it), as a layer or a function")
         if pool < 1.0:
             fail(f"self.{name} does no pooling",
-                 "each block ends with a 2 x 2 pooling with stride 2 (average or max pooling: "
-                 "nn.AvgPool2d(2) or nn.MaxPool2d(2), or their F.* forms)")
+                 "each block ends with a 2 x 2 pooling with stride 2, or another pooling that "
+                 "halves the size (average or max pooling: nn.AvgPool2d(2) or nn.MaxPool2d(2), "
+                 "or their F.* forms)")
     act = out.get("act_head")
     if type(act) is not float or act < 2.0:
         fail("self.head applies fewer than two activations",

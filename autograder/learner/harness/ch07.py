@@ -16,6 +16,7 @@ through helper functions. Nothing here computes an answer: the grader judges.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 from collections import Counter
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..probes import torch_ops
+from ..probes import default_device, torch_ops
 from . import calls
 
 CALLS, harness = calls()
@@ -93,9 +94,14 @@ def seed_everything(seed: int) -> None:
 
 
 def build(cls, i: dict, *args, **kwargs):
-    """The learner's module, built under the case's seed and moved to the case's device."""
+    """The learner's module, built under the case's seed and moved to the case's device.
+    On `meta`, it is also built there (tensors made without `device=` land on meta), as a
+    GPU user's code would build it with a GPU default: a parameter then moved elsewhere in
+    `__init__` (nn.Parameter(...).to(...), which is no longer a parameter) shows."""
     seed_everything(i["seed"])
-    model = cls(*args, **kwargs)
+    where = default_device("meta") if i["device"] == "meta" else contextlib.nullcontext()
+    with where:
+        model = cls(*args, **kwargs)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{getattr(cls, '__name__', cls)} must be a subclass of nn.Module "
                         "(class Name(nn.Module): ..., calling super().__init__() first)")

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..probes import default_device
 from . import calls
 
 CALLS, harness = calls()
@@ -54,9 +55,18 @@ def meta_errors_are_errors(call):
 
 @contextlib.contextmanager
 def quiet():
-    """Progress bars and prints of the learner's loop are noise to an observation."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
+    """Progress bars and prints of the learner's loop are noise to an observation (and in
+    JupyterLab a check would otherwise draw one widget per call): tqdm's bars are turned
+    off, and what is printed is dropped."""
+    import tqdm.auto
+
+    saved = tqdm.auto.tqdm
+    tqdm.auto.tqdm = functools.partial(saved, disable=True)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        tqdm.auto.tqdm = saved
 
 
 def seeded_model(seed: int, build, device) -> nn.Module:
@@ -89,7 +99,10 @@ def numpy_fit(fn, i):
 @harness("ManualLinearRegression")
 @meta_errors_are_errors
 def manual_linear_regression(cls, i):
-    with torch.random.fork_rng(devices=[]):
+    # on `meta`, built there too (as a GPU user's code builds with a GPU default), so that a
+    # parameter moved away in __init__ (nn.Parameter(...).to(...)) shows without a GPU
+    where = default_device("meta") if i["x"].device.type == "meta" else contextlib.nullcontext()
+    with torch.random.fork_rng(devices=[]), where:
         torch.manual_seed(i["seed"])
         model = cls()
     if not isinstance(model, nn.Module):

@@ -63,7 +63,7 @@ def test_release_fetch_submit_collect_grade_report(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["student"] for r in rows] == [student]
     result = (grading / "results" / CH / f"{student}.json").read_text()
-    assert float(rows[0]["total"]) == float(rows[0]["max"]) > 0, (rows, result)
+    assert float(rows[0]["final"]) == float(rows[0]["max"]) > 0, (rows, result)
     page = (grading / "feedback" / student / CH / f"{CH}.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in page and "_check(" not in page
     assert (grading / "reports" / CH / "class_report.html").is_file()

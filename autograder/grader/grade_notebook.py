@@ -129,6 +129,7 @@ class SandboxRefused(RuntimeError):
 
 @dataclass
 class RunReport:
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per phase, for bench/
     problems: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)      # cells left out after killing the kernel
     harvested: bool = False
@@ -147,8 +148,11 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
         failed_at = None
         started = False
         try:
+            t0 = time.monotonic()
             async with client.async_setup_kernel():
                 await _probe(client, nb, work, policy)
+                report.timings["kernel start"] = round(time.monotonic() - t0, 3)
+                t0 = time.monotonic()
                 started = True
                 overtime = False
                 for index in range(learner_cells):
@@ -177,6 +181,8 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
                         break
                 if failed_at is None:
                     client.timeout = limits.harvest_seconds
+                    report.timings["notebook"] = round(time.monotonic() - t0, 3)
+                    t0 = time.monotonic()
                     outbox.collect(None)            # anything written before the harvest
                     for job in jobs:
                         cell = _harvest_cell(job, work)
@@ -191,6 +197,7 @@ async def _run(nb, work: Path, jobs: list[ExerciseJob], outbox: Outbox, limits: 
                                 f"recording {job.exercise} failed ({error.get('ename')}: "
                                 f"{str(error.get('evalue', ''))[:200]})")
                     report.harvested = True
+                    report.timings["harvest"] = round(time.monotonic() - t0, 3)
         except SandboxRefused:
             raise
         except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
@@ -409,13 +416,16 @@ def grade_notebook(job: dict, work: Path, host_root: bool, limits: sandbox.Limit
     if missing:
         return {"fatal": f"grading needs {', '.join(missing)} for its sandbox "
                          "(apt-get install bubblewrap util-linux); nothing was graded"}
+    t0 = time.monotonic()
     jobs = write_jobs(chapter.split("_")[0], list(points), salt, work / "jobs")
+    jobs_seconds = round(time.monotonic() - t0, 3)
     outbox = Outbox(work / "outbox", jobs)
     try:
         report = asyncio.run(_run(nb, work, jobs, outbox, limits, policy))
     except SandboxRefused as err:
         return {"fatal": f"the sandbox cannot be set up safely here, so nothing was graded: {err}"}
     flags: list[str] = []
+    judged_from = time.monotonic()
     # the canary: a known wrong answer recorded through the same path must fail
     canary = jobs[0]
     canary_present = all(p.id in outbox.observations for p in canary.planned)
@@ -457,7 +467,9 @@ def grade_notebook(job: dict, work: Path, host_root: bool, limits: sandbox.Limit
     Path(job["executed"]).parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, job["executed"])
     return {"exercises": exercises, "problems": report.problems, "flags": flags,
-            "seconds": round(time.monotonic() - started, 2)}
+            "seconds": round(time.monotonic() - started, 2),
+            "timings": {"jobs": jobs_seconds, **report.timings,
+                        "judge": round(time.monotonic() - judged_from, 3)}}
 
 
 def _put_verdict(cell, message: str, limits: sandbox.Limits) -> None:

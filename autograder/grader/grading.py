@@ -22,6 +22,7 @@ A batch, as named steps:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -201,11 +203,87 @@ def solution_notebook(chapter: str) -> nbformat.NotebookNode:
 
 
 # ----------------------------------------------------------------------------- 4. one worker
+class WorkerServer:
+    """A warm grading worker (`worker.py --serve`) this thread sends its jobs to: Python,
+    PyTorch and the grader are imported once, and each job is graded in a child forked
+    fresh for it. One per thread; restarted when it dies."""
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+        self.log = None
+
+    def start(self) -> None:
+        self.log = tempfile.TemporaryFile()
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.grader.worker", "--serve"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, env=env, start_new_session=True)
+
+    def grade(self, job: dict, budget: float) -> dict:
+        import select
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        try:
+            self.proc.stdin.write(json.dumps({**job, "budget": budget}) + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], budget + 60)
+            line = self.proc.stdout.readline() if ready else ""
+        except (OSError, ValueError):
+            line = ""
+        if not line:
+            tail = self.tail()
+            self.close()
+            return {"fatal": f"the grading worker died{': ' + tail if tail else ''}"}
+        try:
+            return json.loads(line)
+        except ValueError:
+            self.close()
+            return {"fatal": "the grading worker answered nonsense"}
+
+    def tail(self) -> str:
+        try:
+            self.log.seek(0, 2)
+            size = self.log.tell()
+            self.log.seek(max(0, size - 2000))
+            return " / ".join(self.log.read().decode(errors="replace").strip().splitlines()[-3:])[:500]
+        except (OSError, AttributeError):
+            return ""
+
+    def close(self) -> None:
+        import signal
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        self.proc = None
+
+
+_local = threading.local()
+_servers: list[WorkerServer] = []
+
+
+def _server() -> WorkerServer:
+    if getattr(_local, "server", None) is None:
+        _local.server = WorkerServer()
+        _servers.append(_local.server)
+    return _local.server
+
+
+@atexit.register
+def close_servers() -> None:
+    while _servers:
+        _servers.pop().close()
+    _local.__dict__.clear()
+
+
 def run_worker(nb: nbformat.NotebookNode, chapter: str, points: dict[str, float], salt: int,
                limits: sandbox.Limits, executed: Path, *, data: Path | None = None) -> dict:
     """Grade an assembled notebook in a worker process; returns its verdicts, or
     {"fatal": reason} when it failed (died, hung, or could not set up the sandbox). The
-    worker and everything it started are killed when it runs past its wall-time budget."""
+    worker and everything it started are killed when it runs past its wall-time budget.
+    A warm worker server does it unless COURSE_GRADER_SERVER=0 (then a fresh process)."""
     import signal
 
     with tempfile.TemporaryDirectory(prefix="grade-job-") as tmp:
@@ -216,6 +294,8 @@ def run_worker(nb: nbformat.NotebookNode, chapter: str, points: dict[str, float]
                "executed": str(executed), "limits": limits.to_dict(),
                "data": str(data) if data else None}
         budget = limits.total_seconds + limits.harvest_seconds * (len(points) + 1) + 120
+        if os.environ.get("COURSE_GRADER_SERVER", "1") != "0":
+            return _server().grade(job, budget)
         proc = subprocess.Popen([sys.executable, "-m", "autograder.grader.worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
@@ -350,6 +430,7 @@ class Runner:
             self.client.close()
         else:
             self.pool.shutdown()
+            close_servers()
 
 
 def _safe_grade(data: bytes, chapter: str, student: str, salt: int, limits: sandbox.Limits):

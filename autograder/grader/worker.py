@@ -71,30 +71,95 @@ def private_workspace(tmpfs_bytes: int, inodes: int) -> tuple[Path, bool]:
 
 
 # ----------------------------------------------------------------------------- the job
-def main() -> int:
-    # The verdict goes to the original stdout; everything else (the kernel's own chatter
-    # included, which it inherits) goes to stderr.
-    verdict = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    job = json.loads(sys.stdin.read())
+def grade_job(job: dict, started: float) -> dict:
+    """Steps 1-5 for one job, in this process (which must be single-threaded: it unshares)."""
+    import time
     from .sandbox import Limits    # light: no torch, no threads yet
     limits = Limits.from_dict(job.get("limits", {}))
     try:
         work, host_root = private_workspace(limits.tmpfs_bytes, limits.inodes)
     except OSError as err:
-        verdict.write(json.dumps({"fatal": f"the grading workspace could not be set up: {err}"}))
-        return 2
+        return {"fatal": f"the grading workspace could not be set up: {err}"}
     from .grade_notebook import grade_notebook
+    imported = time.monotonic()
     try:
         result = grade_notebook(job, work, host_root, limits)
+        result.setdefault("timings", {})["worker imports"] = round(imported - started, 3)
     except Exception as err:  # noqa: BLE001 - reported as this submission's error
         import traceback
         result = {"fatal": f"the grader failed: {type(err).__name__}: {err}",
                   "traceback": traceback.format_exc()[-4000:]}
+    return result
+
+
+def main() -> int:
+    import time
+    started = time.monotonic()
+    # The verdict goes to the original stdout; everything else (the kernel's own chatter
+    # included, which it inherits) goes to stderr.
+    verdict = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    result = grade_job(json.loads(sys.stdin.read()), started)
     verdict.write(json.dumps(result))
     verdict.flush()
+    return 0 if "fatal" not in result else 2
+
+
+# ----------------------------------------------------------------------------- a warm server
+def serve() -> int:
+    """`python -m autograder.grader.worker --serve`: import everything once, then grade one
+    job per line of stdin, each in a child forked for it (a fresh process with its own
+    namespaces, tmpfs and sandboxed kernel: nothing carries over from one learner to the
+    next), answering one JSON line per job on stdout. Saves the seconds of starting Python
+    and importing PyTorch and the grader for every submission."""
+    import importlib
+    import signal
+    import time
+
+    verdict = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    import torch  # noqa: F401 - the point of a warm server
+    from . import grade_notebook  # noqa: F401
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        budget = float(job.pop("budget", 3600))
+        try:   # the chapter's specs stay imported for the next job of the batch
+            importlib.import_module(f"{__package__}.specs.{job['chapter'].split('_')[0]}")
+        except Exception:  # noqa: BLE001 - the child reports it
+            pass
+        if len(os.listdir("/proc/self/task")) > 1:   # fork is safe only single-threaded
+            verdict.write(json.dumps({"fatal": "the warm grading server has threads; restart it"}) + "\n")
+            verdict.flush()
+            return 3
+        started = time.monotonic()
+        answer = tempfile.NamedTemporaryFile(prefix="grade-verdict-", delete=False)
+        answer.close()
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            try:
+                result = grade_job(job, started)
+            except BaseException as err:  # noqa: BLE001
+                result = {"fatal": f"the grader failed: {type(err).__name__}: {err}"}
+            Path(answer.name).write_text(json.dumps(result))
+            os._exit(0)
+        deadline = time.monotonic() + budget
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                Path(answer.name).write_text(json.dumps(
+                    {"fatal": f"grading took longer than {budget:.0f} s and was stopped"}))
+                break
+            time.sleep(0.05)
+        text = Path(answer.name).read_text().strip()
+        os.unlink(answer.name)
+        verdict.write((text or json.dumps({"fatal": "the grading worker died"})) + "\n")
+        verdict.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())

@@ -15,18 +15,28 @@ FROM    ?=
 WORKERS ?= 2
 
 help:
-	@echo "make lab        set everything up, then start JupyterLab on the course"
-	@echo "make test       set everything up, then run the whole test-suite (CI runs this)"
-	@echo "make setup      virtual environment, system packages, Jupyter kernel"
-	@echo "make data       Fashion-MNIST into data/ (mirror: COURSE_DATA_MIRROR=$(COURSE_DATA_MIRROR))"
-	@echo "make release    build solutions/ from chapters/*.py, then notebooks/ with nbgrader"
-	@echo "make test-fast  the tests that need no nbgrader run"
-	@echo "make release-exchange        release every chapter into nbgrader's exchange too"
-	@echo "make collect CH=.. [FROM=..] collect submissions (LMS folder/zip, else the exchange)"
-	@echo "make grade CH=..             autograde every collected submission (sandboxed, parallel)"
-	@echo "make report CH=..            grades.csv, gradebook, feedback pages, class report"
-	@echo "make grade-all CH=.. FROM=.. collect + grade + report in one go"
-	@echo "make bench-grading           benchmark: pipeline vs serial nbgrader vs nbclient floor"
+	@echo "Learners"
+	@echo "  make lab            set everything up, then JupyterLab on your workspace/ (LAB_PORT=$(LAB_PORT))"
+	@echo "Instructors"
+	@echo "  make instructor     JupyterLab on the course folder, with formgrader (LAB_PORT=$(LAB_PORT))"
+	@echo "  make hub            the class on JupyterHub (ROSTER=class.csv, HUB_PORT=$(HUB_PORT))"
+	@echo "  make release        build solutions/ from chapters/*.py, then notebooks/ with nbgrader"
+	@echo "  make release-exchange          release every chapter into nbgrader's exchange too"
+	@echo "  make collect CH=.. [FROM=..] [ROSTER=..]  collect submissions (LMS folder/zip, else the exchange)"
+	@echo "  make grade CH=.. [WORKERS=$(WORKERS)]  autograde every collected submission (sandboxed, parallel)"
+	@echo "  make report CH=.. [ROSTER=..]  grades, LMS imports, gradebook, feedback pages, class report"
+	@echo "                      (due time and late policy: python -m autograder report CH --due .. --penalty .. --cutoff ..)"
+	@echo "  make grade-all CH=.. FROM=..   collect + grade + report in one go"
+	@echo "  make clean-grading             delete grading/ (submissions, results, gradebook)"
+	@echo "Maintainers"
+	@echo "  make setup          virtual environment (env/lock.txt), system packages, Jupyter kernel"
+	@echo "  make data           Fashion-MNIST into data/ (mirror: COURSE_DATA_MIRROR=$(COURSE_DATA_MIRROR))"
+	@echo "  make test           the whole test-suite, as CI runs it (PYTEST_WORKERS=$(PYTEST_WORKERS))"
+	@echo "  make test-fast      the tests that grade nothing"
+	@echo "  make test-gpu       every check on CUDA (skips without a GPU)"
+	@echo "  make check-notebooks   fail if a committed notebook has outputs or untidy metadata"
+	@echo "  make lock           recompile env/lock.txt from env/requirements.txt"
+	@echo "  make bench-grading  benchmark: pipeline vs nbgrader vs the bare nbclient floor"
 
 setup:
 	@bash env/setup.sh
@@ -73,13 +83,13 @@ _need_ch:
 	@test -n "$(CH)" || { echo "say which chapter: make $(MAKECMDGOALS) CH=ch01_numpy_net"; exit 2; }
 
 collect: _need_ch setup
-	@$(PY) -m autograder collect $(CH) $(if $(FROM),--from "$(FROM)",--exchange)
+	@$(PY) -m autograder collect $(CH) $(if $(FROM),--from "$(FROM)",--exchange) $(if $(ROSTER),--roster "$(ROSTER)",)
 
 grade: _need_ch setup
 	@$(PY) -m autograder grade $(CH) --workers $(WORKERS)
 
 report: _need_ch setup
-	@$(PY) -m autograder report $(CH)
+	@$(PY) -m autograder report $(CH) $(if $(ROSTER),--roster "$(ROSTER)",)
 
 grade-all: _need_ch setup
 	@$(PY) -m autograder run $(CH) $(if $(FROM),--from "$(FROM)",--exchange) --workers $(WORKERS)

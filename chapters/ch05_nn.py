@@ -21,11 +21,8 @@
 # 5. `bce_with_logits_from_scratch(logits, target, pos_weight=None)`: the binary loss, stable and weighted,
 # 6. `save_and_reload(model, path)`: a checkpoint round trip.
 #
-# **How grading works.** Each exercise has a cell for your code and a test cell after it
-# with a few visible checks. The hidden checks compare your results with PyTorch's own
-# (values *and* gradients) on fresh random inputs, on the CPU and on a GPU when there is
-# one. Run them yourself with `check("ch05.build_two_layer", build_two_layer)` and so on,
-# or all at once with `check_chapter("ch05", globals())` at the end.
+# The checks compare your results with PyTorch's own (values *and* gradients) on fresh
+# random inputs.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import copy
@@ -38,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder import check, check_chapter, default_device, pick
+from autograder import check, check_chapter, default_device, needs, pick
 from autograder import loss_curve, progress
 
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -104,8 +101,10 @@ plt.show()
 # ### Exercise 1 · `build_two_layer(d_in, h, d_out)` (2 points)
 #
 # Return an `nn.Sequential` of exactly three modules: `nn.Linear(d_in, h)` (with bias), `nn.ReLU()`,
-# `nn.Linear(h, d_out)` (with bias), in this order. Keep PyTorch's default initialisation
-# and float32.
+# `nn.Linear(h, d_out)` (with bias), in this order, in float32 (the default). How you build
+# it is up to you (one call, `append`, named layers from an `OrderedDict`...), and so is the
+# initialisation: PyTorch's default is fine, the checks run your layers with whatever
+# weights they hold.
 
 # %% nbgrader={"grade": false, "grade_id": "build_two_layer", "locked": false, "schema_version": 3, "solution": true}
 def build_two_layer(d_in, h, d_out):
@@ -123,7 +122,7 @@ assert kinds_t == ["Linear", "ReLU", "Linear"], f"layers should be [Linear, ReLU
 assert net_t[0].weight.shape == (5, 3), \
     f"the first weight should be (h, d_in) = (5, 3), got {tuple(net_t[0].weight.shape)}"
 assert sum(p.numel() for p in net_t.parameters()) == 5 * 3 + 5 + 2 * 5 + 2, "wrong number of parameters"
-print("visible checks passed")
+check("ch05.build_two_layer", build_two_layer)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.build_two_layer", build_two_layer)
@@ -164,8 +163,9 @@ print("total:", sum(p.numel() for p in ref_net.parameters()))
 #
 # For every parameter `p` of `model` whose `p.grad` is not `None`, update it in place to
 # `p - lr * p.grad`, without autograd recording it. Skip parameters without a gradient.
-# Do not replace the parameters by new tensors. The result must equal one
-# `torch.optim.SGD(model.parameters(), lr=lr).step()`. Return nothing.
+# Do not replace the parameters by new tensors (and leave their `requires_grad` as it is).
+# The result must equal one `torch.optim.SGD(model.parameters(), lr=lr).step()`. No return
+# value is needed.
 
 # %% nbgrader={"grade": false, "grade_id": "manual_sgd_step", "locked": false, "schema_version": 3, "solution": true}
 def manual_sgd_step(model, lr):
@@ -188,7 +188,7 @@ manual_sgd_step(lin_t, 0.1)
 assert torch.allclose(lin_t.weight, torch.tensor([[0.9, 1.9]])), \
     f"weight should be [[0.9, 1.9]] after one step, got {lin_t.weight.data}"
 assert torch.allclose(lin_t.bias, torch.tensor([0.4])), f"bias should be [0.4], got {lin_t.bias.data}"
-print("visible checks passed")
+check("ch05.manual_sgd_step", manual_sgd_step)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.manual_sgd_step", manual_sgd_step)
@@ -208,19 +208,20 @@ device = default_device()
 torch.manual_seed(0)
 x = torch.randn(N, D_in, device=device)
 y = torch.randn(N, D_out, device=device)
-model = build_two_layer(D_in, H, D_out).to(device)
-loss_fn = nn.MSELoss(reduction="sum")
+loss_fn = nn.MSELoss(reduction="sum")   # loss_fn(prediction, target): the prediction comes first
 learning_rate = 1e-4
 history = []
-for t in progress(range(pick(full=500, quick=40)), desc=f"training on {device}"):
-    loss = loss_fn(model(x), y)
-    history.append(loss.item())
-    model.zero_grad()
-    loss.backward()
-    manual_sgd_step(model, learning_rate)
-print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
-loss_curve(history, title="Two-layer net with torch.nn (sum of squared errors)")
-plt.show()
+with needs("build_two_layer", "manual_sgd_step"):
+    model = build_two_layer(D_in, H, D_out).to(device)
+    for t in progress(range(pick(full=500, quick=40)), desc=f"training on {device}"):
+        loss = loss_fn(model(x), y)
+        history.append(loss.item())
+        model.zero_grad()
+        loss.backward()
+        manual_sgd_step(model, learning_rate)
+    print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
+    loss_curve(history, title="Two-layer net with torch.nn (sum of squared errors)")
+    plt.show()
 
 
 # %% [markdown]
@@ -291,9 +292,14 @@ print("modules: ", [type(m).__name__ for m in demo.modules()])
 # * `nn.BatchNorm1d` and `nn.BatchNorm2d`: weight exactly 1, bias exactly 0;
 # * any other module: leave it alone.
 #
-# Use `torch.nn.init`. Return nothing. The hidden checks measure, per layer of a large
-# network, the sample std (within 5% of the rule's), the mean (near 0) and the shape of the
-# distribution (normal, not uniform), and check the constants exactly.
+# Initialise the existing parameters **in place**: each stays the same tensor, on its
+# device (the checks also run your function on a model that lives on the `meta` device, so a
+# parameter replaced by a tensor made elsewhere shows). `torch.nn.init` does this; so do a
+# tensor's own in-place methods (`.normal_()`, `.zero_()`, `.fill_()`) under
+# `torch.no_grad()`. How you find the layers is up to you (`model.modules()`, `model.apply`,
+# `isinstance` or `type(m) is`). No return value is needed. The checks measure, per layer of
+# a large network, the sample std (within 5% of the rule's), the mean (near 0) and the shape
+# of the distribution (normal, not uniform), and check the constants exactly.
 
 # %% nbgrader={"grade": false, "grade_id": "initialize_weights", "locked": false, "schema_version": 3, "solution": true}
 def initialize_weights(model):
@@ -327,7 +333,7 @@ assert abs(std_conv / math.sqrt(2 / (64 * 9)) - 1) < 0.1, \
     f"conv weight std {std_conv:.4f}, expected about sqrt(2 / fan_out) = {math.sqrt(2 / 576):.4f}"
 assert abs(net_i[3].weight.std().item() / 0.01 - 1) < 0.1, \
     f"linear weight std {net_i[3].weight.std().item():.4f}, expected about 0.01"
-print("visible checks passed")
+check("ch05.initialize_weights", initialize_weights)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.initialize_weights", initialize_weights)
@@ -337,14 +343,60 @@ _check("ch05.initialize_weights", initialize_weights)
 torch.manual_seed(0)
 conv_demo = nn.Conv2d(64, 16, 3)
 default_w = conv_demo.weight.detach().flatten().clone()
-initialize_weights(conv_demo)
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.hist(default_w, bins=80, alpha=0.6, density=True, label="PyTorch default (uniform)")
-ax.hist(conv_demo.weight.detach().flatten(), bins=80, alpha=0.6, density=True,
-        label="kaiming_normal_, fan_out")
-ax.set_title("weights of Conv2d(64, 16, 3)")
-ax.legend()
-plt.show()
+with needs("initialize_weights"):
+    initialize_weights(conv_demo)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(default_w, bins=80, alpha=0.6, density=True, label="PyTorch default (uniform)")
+    ax.hist(conv_demo.weight.detach().flatten(), bins=80, alpha=0.6, density=True,
+            label="kaiming_normal_, fan_out")
+    ax.set_title("weights of Conv2d(64, 16, 3)")
+    ax.legend()
+    plt.show()
+
+# %% [markdown]
+# **The rest of `torch.nn.init`.** The table above named the rules this chapter uses; the
+# module has a few more, each for a purpose. All fill a tensor in place; the cell draws each
+# into a 256 × 256 weight (fan_in = fan_out = 256) and prints what it gives:
+#
+# * `uniform_(w, a, b)` / `normal_(w, mean, std)` / `trunc_normal_(w, std=..., a=-2, b=2)`:
+#   plain distributions (the truncated normal redraws values outside `[a, b]`, so no weight
+#   starts extreme: common in transformers);
+# * `xavier_uniform_` / `xavier_normal_` (Glorot): variance $2/(	ext{fan\_in}+	ext{fan\_out})$,
+#   for tanh or sigmoid layers; `kaiming_uniform_` / `kaiming_normal_` (He):
+#   $	ext{gain}^2/	ext{fan}$ with the ReLU gain $\sqrt 2$. `nn.Linear` and `nn.Conv2d` start
+#   with `kaiming_uniform_(w, a=sqrt(5))`, a uniform of bound $1/\sqrt{	ext{fan\_in}}$;
+# * `calculate_gain(nonlinearity)`: the factor those rules use ($\sqrt 2$ for ReLU, 5/3 for tanh, 1 for linear);
+# * `orthogonal_`: an orthogonal matrix (all singular values 1), good for recurrent weights;
+# * `eye_` (identity matrix) and `dirac_` (identity convolution): a layer that starts as
+#   "do nothing", as in residual-style initialisations;
+# * `sparse_(w, sparsity)`: a given fraction of each column set to 0, the rest normal;
+# * `zeros_`, `ones_`, `constant_(w, c)`: constants, for biases and normalisation layers.
+
+# %%
+torch.manual_seed(0)
+w = torch.empty(256, 256)
+rules = {
+    "uniform_(w, -0.1, 0.1)": lambda: nn.init.uniform_(w, -0.1, 0.1),
+    "trunc_normal_(w, std=0.02)": lambda: nn.init.trunc_normal_(w, std=0.02),
+    "xavier_uniform_(w)": lambda: nn.init.xavier_uniform_(w),
+    "xavier_normal_(w)": lambda: nn.init.xavier_normal_(w),
+    "kaiming_uniform_(w, nonlinearity='relu')": lambda: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+    "kaiming_normal_(w, nonlinearity='relu')": lambda: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    "orthogonal_(w)": lambda: nn.init.orthogonal_(w),
+    "eye_(w)": lambda: nn.init.eye_(w),
+    "sparse_(w, sparsity=0.9)": lambda: nn.init.sparse_(w, sparsity=0.9),
+}
+for name, fill in rules.items():
+    fill()
+    singular = torch.linalg.svdvals(w)
+    print(f"{name:42} std {w.std().item():.4f}  max |w| {w.abs().max().item():.3f}  "
+          f"zeros {(w == 0).float().mean().item():5.1%}  singular values {singular.min().item():.2f}..{singular.max().item():.2f}")
+print("gains: relu", round(nn.init.calculate_gain("relu"), 4), " tanh", round(nn.init.calculate_gain("tanh"), 4),
+      " linear", nn.init.calculate_gain("linear"))
+conv_id = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+nn.init.dirac_(conv_id.weight)
+image = torch.randn(1, 3, 5, 5)
+print("dirac_: the convolution returns its input unchanged:", torch.allclose(conv_id(image), image))
 
 # %% [markdown]
 # ## 6. Losses: modules, functions, and what they really compute
@@ -354,9 +406,18 @@ plt.show()
 # become one number: `"mean"` (the default), `"sum"`, or `"none"` (keep them all). Chapter 01
 # used the sum; the mean does not grow with the batch size, so the same learning rate
 # suits any batch.
+#
+# **The order of the arguments matters: `loss_fn(prediction, target)`.** Some older
+# tutorials write `criterion(target, prediction)`. For MSE the value happens to be the same,
+# but most losses are not symmetric (cross-entropy wants logits first and class indices
+# second, KL divergence and BCE give other numbers when swapped), and even for MSE a swapped
+# call can send the gradient to the wrong tensor. The cell shows BCE both ways:
 
 # %%
 torch.manual_seed(0)
+prob, label = torch.tensor([0.9, 0.2]), torch.tensor([1.0, 0.0])
+print("BCE(prediction, target):", F.binary_cross_entropy(prob, label).item(),
+      "  swapped:", F.binary_cross_entropy(label, prob).item())
 pred, tgt = torch.randn(4, 3), torch.randn(4, 3)
 print("MSE mean:", nn.MSELoss()(pred, tgt).item(), "=", ((pred - tgt) ** 2).mean().item())
 print("MSE sum: ", nn.MSELoss(reduction="sum")(pred, tgt).item(), "=", ((pred - tgt) ** 2).sum().item())
@@ -388,7 +449,13 @@ plt.show()
 # $$\ell_n = -\log \frac{e^{x_{n,t_n}}}{\sum_c e^{x_{n,c}}} = \underbrace{\log \sum_c e^{x_{n,c}}}_{\text{log-sum-exp}} - x_{n,t_n}$$
 #
 # `nn.CrossEntropyLoss` takes the raw logits (no softmax before it!) and integer class
-# indices. It is exactly `log_softmax` followed by the negative log-likelihood `NLLLoss`:
+# indices. It is exactly `log_softmax` followed by the negative log-likelihood `NLLLoss`.
+#
+# (A note on a common description: cross-entropy does not "one-hot encode the labels
+# automatically". It *indexes*: it picks the log-probability of the target class in each
+# row, which is what a dot product with a one-hot vector would give, without ever building
+# one. Since PyTorch 1.10 it also accepts a row of class *probabilities* as the target
+# (soft labels, e.g. label smoothing), and then it really computes $-\sum_c p_c \log q_c$.)
 
 # %%
 torch.manual_seed(0)
@@ -397,6 +464,8 @@ target_demo = torch.tensor([0, 3, 1, 1, 2])
 ce = nn.CrossEntropyLoss()(logits_demo, target_demo)
 two_steps = nn.NLLLoss()(F.log_softmax(logits_demo, dim=1), target_demo)
 print(f"CrossEntropyLoss {ce.item():.6f}   log_softmax + NLLLoss {two_steps.item():.6f}")
+soft = F.one_hot(target_demo, 4).float()          # the same targets as probability rows
+print(f"with one-hot probability targets: {nn.CrossEntropyLoss()(logits_demo, soft).item():.6f}")
 
 # %% [markdown]
 # Why not compute $\log\sum_c e^{x_c}$ as written? Because $e^{x}$ overflows float32 already
@@ -423,7 +492,10 @@ print("with the max trick:    ", (m + torch.log(torch.exp(big - m).sum(dim=1, ke
 # the logits' dtype, on their device, differentiable with respect to `logits` (autograd must
 # give the same gradient as for `F.cross_entropy`). It must be finite for logits as large as
 # ±10⁴. Do not call `F.cross_entropy`, `nll_loss`, `log_softmax` or `logsumexp` (nor their
-# module forms): use the max trick.
+# module forms): use the max trick. Create any new tensor on the logits' device
+# (`device=logits.device`, `*_like`, or plain Python numbers): the checks run with a default
+# device that is not the logits', so a tensor made without `device=` shows even without a
+# GPU. Do not modify `logits` or `target`.
 
 # %% nbgrader={"grade": false, "grade_id": "cross_entropy_from_scratch", "locked": false, "schema_version": 3, "solution": true}
 def cross_entropy_from_scratch(logits, target):
@@ -448,7 +520,7 @@ assert lg_t.grad is not None, "the loss must be differentiable with respect to t
 huge_t = cross_entropy_from_scratch(torch.tensor([[1e4, -1e4, 0.0]]), torch.tensor([1]))
 assert torch.isfinite(huge_t), f"logits of 1e4 gave {huge_t.item()}: use the max trick"
 assert abs(huge_t.item() - 2e4) < 1, f"expected 20000, got {huge_t.item()}"
-print("visible checks passed")
+check("ch05.cross_entropy_from_scratch", cross_entropy_from_scratch)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.cross_entropy_from_scratch", cross_entropy_from_scratch)
@@ -516,7 +588,8 @@ plt.show()
 # logits' dtype, differentiable with respect to `logits`, equal (value and gradient) to
 # `F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)`, and finite for
 # logits as large as ±10⁴. Do not call the built-in BCE losses, `softplus` or `logsigmoid`:
-# use $\max(z,0) + \log(1+e^{-|z|})$.
+# use $\max(z,0) + \log(1+e^{-|z|})$. As in exercise 4: new tensors on the logits' device
+# (or plain numbers), and leave the inputs unchanged.
 
 # %% nbgrader={"grade": false, "grade_id": "bce_with_logits_from_scratch", "locked": false, "schema_version": 3, "solution": true}
 def bce_with_logits_from_scratch(logits, target, pos_weight=None):
@@ -543,20 +616,24 @@ big_t = bce_with_logits_from_scratch(lg_b, torch.tensor([0.0, 1.0]))
 assert torch.isfinite(big_t), f"logits of 1e4 gave {big_t.item()}: use the stable softplus"
 big_t.backward()
 assert torch.allclose(lg_b.grad, torch.tensor([0.5, -0.5])), f"gradient should be [0.5, -0.5], got {lg_b.grad}"
-print("visible checks passed")
+check("ch05.bce_with_logits_from_scratch", bce_with_logits_from_scratch)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.bce_with_logits_from_scratch", bce_with_logits_from_scratch)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 8. Two more losses: KL divergence and triplet margin
+# ## 8. The rest of the loss catalogue
+#
+# Regression and classification losses cover most training, but `torch.nn` holds a loss
+# for each of a few other tasks. Two deserve a closer look first.
 #
 # `nn.KLDivLoss` measures how far a predicted distribution $q$ is from a target $p$:
 # $\sum p\,(\log p - \log q)$. Its odd convention: the *input* is $\log q$ (log-probabilities,
 # e.g. from `log_softmax`), the *target* is $p$ (probabilities), and `reduction="batchmean"`
 # gives the mathematically right average (divide the sum by the batch size). Identical
-# distributions give 0.
+# distributions give 0. It is the loss of knowledge distillation (a small network learns a
+# large one's output distribution).
 #
 # `nn.TripletMarginLoss` trains embeddings: an *anchor* should be closer to a *positive*
 # (same class) than to a *negative* by at least a `margin`:
@@ -576,6 +653,73 @@ triplet = nn.TripletMarginLoss(margin=1.0)(anchor, positive, negative)
 d_pos = F.pairwise_distance(anchor, positive)
 d_neg = F.pairwise_distance(anchor, negative)
 print(f"TripletMarginLoss {triplet.item():.6f}  by hand {(d_pos - d_neg + 1.0).clamp(min=0).mean().item():.6f}")
+
+# %% [markdown]
+# **A gallery of the others**, each on a tiny example, with what it is for. Read the
+# `target` column as "what the data says" and the `input` column as "what the network
+# outputs". Each value is checked against the formula written next to it.
+
+# %%
+torch.manual_seed(0)
+s1, s2 = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([1.0, 1.5, -3.0])   # scores of two items
+pm = torch.tensor([1.0, 1.0, -1.0])                                     # +1: the first should rank higher
+dist, same = torch.tensor([0.3, 2.5, 0.8]), torch.tensor([1.0, -1.0, -1.0])
+u, v = torch.randn(3, 4), torch.randn(3, 4)
+rate, count = torch.tensor([0.5, 1.0, 2.0]), torch.tensor([1.0, 0.0, 3.0])
+mu, var, obs = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 4.0]), torch.tensor([0.5, 3.0])
+scores, tags = torch.tensor([[2.0, -1.0, 0.5]]), torch.tensor([[1.0, 0.0, 1.0]])
+err = torch.tensor([0.2, -0.5, 3.0])
+
+gallery = [  # (loss, value, by hand, what it is for)
+    ("SmoothL1Loss(beta=1)", F.smooth_l1_loss(err, torch.zeros(3)),
+     torch.where(err.abs() < 1, 0.5 * err ** 2, err.abs() - 0.5).mean(),
+     "regression robust to outliers: quadratic near 0, linear beyond beta"),
+    ("HuberLoss(delta=1)", F.huber_loss(err, torch.zeros(3)),
+     torch.where(err.abs() < 1, 0.5 * err ** 2, err.abs() - 0.5).mean(),
+     "the same with delta = beta = 1 (Huber = beta * SmoothL1 in general)"),
+    ("MarginRankingLoss(margin=0)", F.margin_ranking_loss(s1, s2, pm),
+     (-pm * (s1 - s2)).clamp(min=0).mean(),
+     "ranking: which of two items should score higher (search, recommendations)"),
+    ("HingeEmbeddingLoss(margin=1)", F.hinge_embedding_loss(dist, same),
+     torch.where(same > 0, dist, (1 - dist).clamp(min=0)).mean(),
+     "a distance that must be small for similar pairs (+1) and above the margin for others (-1)"),
+    ("CosineEmbeddingLoss", F.cosine_embedding_loss(u, v, pm),
+     torch.where(pm > 0, 1 - F.cosine_similarity(u, v), F.cosine_similarity(u, v).clamp(min=0)).mean(),
+     "the same idea with the cosine of two embeddings"),
+    ("SoftMarginLoss", F.soft_margin_loss(s1, pm), torch.log1p(torch.exp(-pm * s1)).mean(),
+     "two-class logistic loss with labels +1 / -1"),
+    ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss(scores, tags),
+     F.binary_cross_entropy_with_logits(scores, tags),
+     "several yes/no labels per example (BCE with logits, averaged over the labels)"),
+    ("MultiMarginLoss", F.multi_margin_loss(scores - 1.5, torch.tensor([2])),
+     (1 - (scores[0, 2] - 1.5) + (scores[0, :2] - 1.5)).clamp(min=0).sum() / 3,
+     "multi-class hinge (SVM) loss: the right class must win by a margin of 1"),
+    ("PoissonNLLLoss(log_input=False)", F.poisson_nll_loss(rate, count, log_input=False),
+     (rate - count * torch.log(rate + 1e-8)).mean(),
+     "counts (events per interval): the network predicts a rate"),
+    ("GaussianNLLLoss", F.gaussian_nll_loss(mu, obs, var),
+     (0.5 * (torch.log(var) + (obs - mu) ** 2 / var)).mean(),
+     "regression that also predicts its own uncertainty (a variance per output)"),
+]
+for name, value, by_hand, purpose in gallery:
+    assert torch.allclose(value, by_hand, atol=1e-6), name
+    print(f"{name:32} {value.item():8.4f}   {purpose}")
+
+# %% [markdown]
+# **CTC** (`nn.CTCLoss`, connectionist temporal classification) is the loss of speech and
+# handwriting recognition: the network emits one distribution per time step, over the
+# characters plus a *blank*, and the target is a shorter sequence with no alignment given.
+# CTC sums the probabilities of every alignment that collapses to the target (merge
+# repeats, drop blanks). With 2 time steps and the target "a", the alignments are
+# "a a", "a -" and "- a":
+
+# %%
+log_probs = F.log_softmax(torch.randn(2, 1, 3), dim=2)      # (time, batch, classes): 0 = blank, 1 = "a", 2 = "b"
+ctc = F.ctc_loss(log_probs, torch.tensor([[1]]), input_lengths=torch.tensor([2]),
+                 target_lengths=torch.tensor([1]), reduction="sum")
+p = log_probs[:, 0].exp()
+paths = p[0, 1] * p[1, 1] + p[0, 1] * p[1, 0] + p[0, 0] * p[1, 1]
+print(f"CTCLoss {ctc.item():.6f}   -log(sum over the 3 alignments) {-torch.log(paths).item():.6f}")
 
 # %% [markdown]
 # ## 9. Devices, `state_dict`, saving and loading
@@ -605,17 +749,66 @@ with tempfile.TemporaryDirectory() as folder:
     torch.save(bn_net.to(device).state_dict(), path)
     loaded = torch.load(path, map_location="cpu", weights_only=True)
     print("saved from", device, "-> loaded on", loaded["0.weight"].device)
+bn_net.to("cpu");
+
+
+# %% [markdown]
+# **Saving the whole model, and why it is fragile.** `torch.save(model, path)` also works:
+# you pass the model object itself as the first argument (there is no separate argument
+# for it, whatever some older tutorials call it, e.g. a `save_model_obj` flag). The file
+# then holds a *pickle* of the object: not the class's code, only a reference to it by
+# name (`__main__.TinyNet`). Loading needs `weights_only=False` (since PyTorch 2.6 the
+# default is `True`, which refuses anything but tensors and plain containers), and it
+# works only where that exact class can be imported again, unchanged. Rename the class,
+# move it to another module, or open the file in a fresh program that never defined it,
+# and the file is unreadable. And unpickling can run arbitrary code, so such a file from
+# someone else is a security risk. A `state_dict` has none of these problems: prefer it.
+
+# %%
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+with tempfile.TemporaryDirectory() as folder:
+    path = os.path.join(folder, "whole.pt")
+    torch.save(TinyNet(), path)                          # the object itself is pickled
+    try:
+        torch.load(path)                                 # weights_only=True by default
+    except Exception as err:
+        print("weights_only=True refuses it:", type(err).__name__)
+    print("weights_only=False loads it:", type(torch.load(path, weights_only=False)).__name__)
+    saved_class = TinyNet
+    del TinyNet                                          # as in a program that never defined it
+    try:
+        torch.load(path, weights_only=False)
+    except AttributeError as err:
+        print("without the class definition:", err)
+    TinyNet = saved_class
 
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_07", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 6 · `save_and_reload(model, path)` (2 points)
 #
-# Save `model.state_dict()` to the file `path` with `torch.save`. Then make a new model of
-# the same architecture with `fresh_model_like(model)` (defined at the top of the notebook:
-# a CPU copy with newly drawn weights), load the saved state into it with
-# `torch.load(path, map_location="cpu")` and `load_state_dict`, and return the new model.
-# Every tensor of the new model's `state_dict` must equal the original's bit for bit, on
-# the CPU, whatever device `model` is on. Leave `model` itself unchanged, on its device.
+# A checkpoint round trip, with what the checks look at:
+#
+# * the file at `path` holds `model.state_dict()` (parameters *and* buffers), written with
+#   `torch.save`, so that `torch.load(path, weights_only=True)` reads it as a dict of tensors;
+# * you read it back with `torch.load(path, map_location="cpu")` (the checks see whether
+#   `path` was read and whether `map_location` was given: without it a checkpoint saved on
+#   a GPU does not load on a machine without one) into a **new** model of the same
+#   architecture on the CPU, and return that model. How you make the new model is up to
+#   you: `fresh_model_like(model)` (defined at the top of the notebook: a CPU copy with
+#   newly drawn weights) is the simplest;
+# * every tensor of the new model's `state_dict` equals the original's bit for bit, on the
+#   CPU, whatever device `model` is on;
+# * `model` itself is left as it was: its values, its parameters, its device and its
+#   train/eval mode. Careful: `model.cpu()` and `model.to(...)` move the module *in place*
+#   (the checks see such a call even on a machine without a GPU).
 
 # %% nbgrader={"grade": false, "grade_id": "save_and_reload", "locked": false, "schema_version": 3, "solution": true}
 def save_and_reload(model, path):
@@ -637,7 +830,7 @@ with tempfile.TemporaryDirectory() as folder_t:
     assert os.path.exists(os.path.join(folder_t, "t.pt")), "nothing was saved at `path`"
     for key, value in orig_t.state_dict().items():
         assert torch.equal(back_t.state_dict()[key].cpu(), value.cpu()), f"{key} differs after the round trip"
-print("visible checks passed")
+check("ch05.save_and_reload", save_and_reload)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch05.save_and_reload", save_and_reload)

@@ -14,12 +14,8 @@
 # 3. `lr_schedule(kind, base_lr, epochs, **kw)`: the learning rate of every epoch under PyTorch's schedulers,
 # 4. `resume_training(...)`: save a checkpoint, rebuild everything, load it, and continue bit for bit.
 #
-# **How grading works.** Each exercise has a cell where you write code between the
-# comments, and a test cell after it with a few visible checks. When you submit, hidden
-# checks run your optimizers for 120 steps next to PyTorch's own on fresh random networks
-# (in float64, with two param groups) and compare every parameter after every step. Run the
-# same checks yourself with `check("ch06.MySGD", MySGD)` and so on, or all at once with
-# `check_chapter("ch06", globals())` at the end.
+# The checks run your optimizers for up to 120 steps next to PyTorch's own on small random
+# networks (in float64, with two param groups) and compare every parameter after every step.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import copy
@@ -183,11 +179,15 @@ plt.show()
 # a subclass of `torch.optim.Optimizer` (not of `torch.optim.SGD`) whose `step(closure=None)`
 # applies the update of section 2 and gives exactly the same parameters as `torch.optim.SGD`:
 #
-# * settings are read per param group; the momentum buffer lives in `self.state[p]`;
+# * settings are read per param group;
+# * the momentum buffer lives in `self.state[p]` (the checks rebuild your optimizer halfway
+#   through training from its `state_dict()`, which saves `self.state` and nothing else, and
+#   expect training to go on unchanged); create it on the parameter's device
+#   (`g.clone()`, `torch.zeros_like(p)`: the checks count tensors made without `device=`);
 # * parameters with no gradient are skipped;
 # * if `closure` is given, call it under `torch.enable_grad()` before updating, and return its loss.
 #
-# The hidden checks train a small float64 network for 120 steps next to `torch.optim.SGD`
+# The checks train a small float64 network for 120 steps next to `torch.optim.SGD`
 # (momentum 0 and 0.9, dampening, Nesterov, weight decay, two param groups with different
 # learning rates) and compare every parameter after every step.
 
@@ -258,7 +258,7 @@ def _two_groups(opt_class, **kw):
 settings = dict(momentum=0.9, nesterov=True, weight_decay=0.01)
 mine, theirs = _two_groups(MySGD, **settings), _two_groups(torch.optim.SGD, **settings)
 assert torch.allclose(mine, theirs, atol=1e-6), f"MySGD {mine} differs from torch.optim.SGD {theirs} (settings {settings})"
-print("visible checks passed")
+check("ch06.MySGD", MySGD)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch06.MySGD", MySGD)
@@ -285,9 +285,14 @@ _check("ch06.MySGD", MySGD)
 # Why the **bias correction** $1-\beta^t$? $m$ and $v$ start at zero, so in the first steps
 # they are averages of mostly zeros: far too small. Dividing by $1 - \beta^t$ (which is
 # $1-\beta$ at $t = 1$ and tends to 1) exactly undoes that. With **amsgrad**, the
-# denominator uses the largest $v$ seen so far instead of the current one, so the effective
-# step can only shrink. (AdamW, by contrast, applies weight decay to `p` directly instead of
-# adding it to the gradient: a different optimizer.)
+# denominator uses $v_{\max}$, the largest $v$ seen so far, instead of the current $v$:
+# $p \leftarrow p - \text{lr}\,\hat m / (\sqrt{v_{\max}/(1-\beta_2^t)} + \varepsilon)$. So the
+# denominator cannot fall back when the gradients get smaller after a burst of large ones,
+# which is what can make plain Adam take sudden large steps late in training. It does *not*
+# mean that every step is smaller than the last: the step still follows $\hat m$, which can
+# grow, and the bias correction $1-\beta_2^t$ still changes with $t$. (AdamW, by contrast,
+# applies weight decay to `p` directly instead of adding it to the gradient: a different
+# optimizer, below.)
 #
 # Here are all of them on the two-layer network of section 1 (same start, same data):
 
@@ -305,6 +310,64 @@ for name, losses in curves.items():
 loss_curve(curves, title="Two-layer net, full batch: one start, five optimizers")
 plt.show()
 
+# %% [markdown]
+# **AdamW** decouples the weight decay from the gradient: Adam with `weight_decay` adds
+# $\lambda p$ to the gradient, which then goes through the division by $\sqrt{\hat v}$, so
+# weights with large gradients are barely decayed; AdamW instead shrinks every weight by
+# the same factor, $p \leftarrow p - \text{lr}\,\lambda\, p$, before the Adam step. With
+# the same `weight_decay` the two give different weights; AdamW (with a decay around
+# 0.01 to 0.1) is the usual choice for transformers.
+#
+# **L-BFGS** is a quasi-Newton method: it estimates the curvature from the last few
+# gradients and steps towards the minimum of that quadratic model, with a line search. It
+# needs several loss evaluations per step, which is what `step(closure)` is for, and
+# deterministic full-batch losses: it shines on small smooth problems (fitting a few
+# parameters, style transfer), not on noisy mini-batches.
+
+# %%
+adamw_vs_adam = {
+    "Adam, weight_decay=0.1": fit(lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.1), steps),
+    "AdamW, weight_decay=0.1": fit(lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1), steps),
+}
+for name, losses in adamw_vs_adam.items():
+    print(f"{name:>24}: final loss {losses[-1]:.4f}")
+
+lbfgs_model = make_net()
+lbfgs = torch.optim.LBFGS(lbfgs_model.parameters(), lr=1.0, max_iter=20, history_size=10,
+                          line_search_fn="strong_wolfe")
+evaluations = []
+
+
+def closure():
+    lbfgs.zero_grad()
+    loss = F.mse_loss(lbfgs_model(x), y)
+    loss.backward()
+    evaluations.append(loss.item())
+    return loss
+
+
+lbfgs_losses = [lbfgs.step(closure).item() for _ in range(pick(full=15, quick=3))]
+print(f"L-BFGS: loss {lbfgs_losses[0]:.4f} -> {closure().item():.4f} in {len(lbfgs_losses)} steps, "
+      f"{len(evaluations)} loss evaluations (Adam above used {steps} of each)")
+
+
+# %% [markdown]
+# **Which optimizer when?** Rules of thumb, not laws (the learning rate matters more than
+# the choice among the adaptive ones):
+#
+# | optimizer | when | typical settings |
+# |---|---|---|
+# | `SGD` with momentum (Nesterov) | convolutional nets on images, when you can tune lr and a schedule; often generalises best | lr 0.01 to 0.1, momentum 0.9, weight_decay 5e-4, a schedule |
+# | `Adam` | the default that works without much tuning: new models, small data, RNNs | lr 1e-3 (3e-4), betas (0.9, 0.999) |
+# | `AdamW` | Adam with weight decay that does what it says: transformers, fine-tuning | lr 1e-4 to 1e-3, weight_decay 0.01 to 0.1 |
+# | `RMSprop` | Adam without momentum; older recurrent and reinforcement-learning code | lr 1e-3, alpha 0.99 |
+# | `Adagrad` | sparse features (each weight's lr shrinks with its own gradient history) | lr 0.01 |
+# | `Adadelta` | Adagrad whose lr does not decay to zero; needs little tuning | lr 1.0 |
+# | `Adamax` | Adam with an infinity norm instead of $\sqrt{v}$; sometimes steadier with embeddings | lr 2e-3 |
+# | `NAdam` / `RAdam` | Adam with Nesterov momentum / with a rectified warm-up of the variance | as Adam |
+# | `SparseAdam` | embeddings with sparse gradients (`nn.Embedding(sparse=True)`) | as Adam |
+# | `LBFGS` | small, smooth, full-batch problems; needs a closure | lr 1, line_search_fn="strong_wolfe" |
+# | `Rprop` | full-batch only (it uses only the sign of the gradient) | lr 0.01 |
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_03", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 2 · `MyAdam` (3 points)
@@ -312,8 +375,10 @@ plt.show()
 # Write `MyAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)`,
 # a subclass of `torch.optim.Optimizer` (not of `torch.optim.Adam`) with the update of
 # section 4, giving the same parameters as `torch.optim.Adam`. As for `MySGD`: settings per
-# group, per-parameter state in `self.state[p]` (its own step count `t`, `m`, `v`, and the
-# running maximum of `v` for amsgrad), skip parameters without a gradient, support `closure`.
+# group; per-parameter state in `self.state[p]` (its own step count `t`, `m`, `v`, and the
+# running maximum of `v` for amsgrad), created on the parameter's device (a plain number,
+# or a 0-dim tensor, is fine for `t`); skip parameters without a gradient; support `closure`
+# and return its loss.
 
 # %% nbgrader={"grade": false, "grade_id": "MyAdam", "locked": false, "schema_version": 3, "solution": true}
 class MyAdam(torch.optim.Optimizer):
@@ -377,7 +442,7 @@ for settings in (dict(), dict(betas=(0.8, 0.99), weight_decay=0.01, amsgrad=True
     mine, theirs = _two_groups(MyAdam, **settings), _two_groups(torch.optim.Adam, **settings)
     assert torch.allclose(mine, theirs, atol=1e-6), \
         f"MyAdam {mine} differs from torch.optim.Adam {theirs} (settings {settings})"
-print("visible checks passed")
+check("ch06.MyAdam", MyAdam)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch06.MyAdam", MyAdam)
@@ -513,7 +578,7 @@ assert torch.allclose(torch.tensor(got), torch.tensor([0.1, 0.1, 0.05, 0.05, 0.0
 got = lr_schedule("MultiStepLR", 1.0, 4, milestones=[1, 3], gamma=0.1)
 assert torch.allclose(torch.tensor(got), torch.tensor([1.0, 0.1, 0.1, 0.01])), \
     f"MultiStepLR([1, 3]) from 1.0 should be [1, 0.1, 0.1, 0.01], got {got}"
-print("visible checks passed")
+check("ch06.lr_schedule", lr_schedule)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch06.lr_schedule", lr_schedule)
@@ -683,7 +748,7 @@ assert _losses[:6] == _reference_losses[:6], "the losses before the checkpoint d
 assert _losses == _reference_losses, "the losses after resuming differ: is every state (model, optimizer, scheduler) restored?"
 assert all(torch.equal(a, b) for a, b in zip(_resumed.state_dict().values(), _reference.state_dict().values())), \
     "the final weights are not bit-identical to uninterrupted training"
-print("visible checks passed")
+check("ch06.resume_training", resume_training)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch06.resume_training", resume_training)

@@ -8,31 +8,31 @@ MUTANTS = {
         Variant("no ReLU", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(d_in, h), nn.Linear(h, d_out))
-            """, "the ReLU between the two Linear layers is missing"),
+            """, "the ReLU between the two Linear layers is missing", kind="value"),
         Variant("in and out features swapped", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(h, d_in), nn.ReLU(), nn.Linear(d_out, h))
-            """, "stores a weight of shape (out, in)"),
+            """, "stores a weight of shape (out, in)", kind="value"),
         Variant("no bias", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(d_in, h, bias=False), nn.ReLU(), nn.Linear(h, d_out, bias=False))
-            """, "has no bias"),
+            """, "has no bias", kind="value"),
         Variant("sigmoid instead of ReLU", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(d_in, h), nn.Sigmoid(), nn.Linear(h, d_out))
-            """, "must be nn.ReLU, not Sigmoid"),
+            """, "must be nn.ReLU, not Sigmoid", kind="value"),
         Variant("ReLU after the output layer", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out), nn.ReLU())
-            """, "the output layer stays linear"),
+            """, "the output layer stays linear", kind="value"),
         Variant("a ModuleList, not a Sequential", """
             def build_two_layer(d_in, h, d_out):
                 return nn.ModuleList([nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out)])
-            """, "it returned a ModuleList, not an nn.Sequential"),
+            """, "it returned a ModuleList, not an nn.Sequential", kind="value"),
         Variant("float64 layers", """
             def build_two_layer(d_in, h, d_out):
                 return nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out)).double()
-            """, "holds torch.float64 weights"),
+            """, "torch.float64 weights", kind="value"),
     ],
     "manual_sgd_step": [
         Variant("rebinds a local name", """
@@ -41,40 +41,47 @@ MUTANTS = {
                     for p in model.parameters():
                         if p.grad is not None:
                             p = p - lr * p.grad
-            """, "the parameters did not change"),
+            """, "the parameters did not change", kind="value"),
         Variant("gradient ascent", """
             def manual_sgd_step(model, lr):
                 with torch.no_grad():
                     for p in model.parameters():
                         if p.grad is not None:
                             p += lr * p.grad
-            """, "the step goes uphill"),
+            """, "the step goes uphill", kind="value"),
         Variant("learning rate forgotten", """
             def manual_sgd_step(model, lr):
                 with torch.no_grad():
                     for p in model.parameters():
                         if p.grad is not None:
                             p -= p.grad
-            """, "the learning rate is missing"),
+            """, "the learning rate is missing", kind="value"),
         Variant("in-place on a leaf without no_grad", """
             def manual_sgd_step(model, lr):
                 for p in model.parameters():
                     if p.grad is not None:
                         p -= lr * p.grad
-            """, "leaf Variable that requires grad"),
+            """, "wrap the update in `with torch.no_grad():`", kind="rule"),
         Variant("does not skip parameters without a gradient", """
             def manual_sgd_step(model, lr):
                 with torch.no_grad():
                     for p in model.parameters():
                         p -= lr * p.grad
-            """, "NoneType"),
+            """, "skip those with", kind="rule"),
         Variant("replaces the parameters by new ones", """
             def manual_sgd_step(model, lr):
                 for m in model.modules():
                     for name, p in list(m.named_parameters(recurse=False)):
                         if p.grad is not None:
                             setattr(m, name, nn.Parameter(p.detach() - lr * p.grad))
-            """, "replaced by new tensors"),
+            """, "replaced by new tensors", kind="contract"),
+        Variant("switches requires_grad off to update", """
+            def manual_sgd_step(model, lr):
+                for p in model.parameters():
+                    if p.grad is not None:
+                        p.requires_grad_(False)
+                        p -= lr * p.grad
+            """, "their requires_grad changed", kind="contract"),
     ],
     "initialize_weights": [
         Variant("kaiming with mode fan_in", """
@@ -89,20 +96,7 @@ MUTANTS = {
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "pass mode='fan_out'"),
-        Variant("xavier for the convolutions", """
-            def initialize_weights(model):
-                for m in model.modules():
-                    if isinstance(m, nn.Conv2d):
-                        nn.init.xavier_normal_(m.weight)
-                        nn.init.zeros_(m.bias)
-                    elif isinstance(m, nn.Linear):
-                        nn.init.normal_(m.weight, std=0.01)
-                        nn.init.zeros_(m.bias)
-                    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                        nn.init.ones_(m.weight)
-                        nn.init.zeros_(m.bias)
-            """, "Xavier's std"),
+            """, "pass mode='fan_out'", kind="value"),
         Variant("normal_(w, 0.01) sets the mean", """
             def initialize_weights(model):
                 for m in model.modules():
@@ -115,7 +109,7 @@ MUTANTS = {
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "sets the MEAN to 0.01"),
+            """, "sets the MEAN to 0.01", kind="value"),
         Variant("children() misses the nested block", """
             def initialize_weights(model):
                 for m in model.children():
@@ -128,7 +122,7 @@ MUTANTS = {
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "walk model.modules()"),
+            """, "walk model.modules()", kind="value"),
         Variant("only BatchNorm2d", """
             def initialize_weights(model):
                 for m in model.modules():
@@ -141,7 +135,7 @@ MUTANTS = {
                     elif isinstance(m, nn.BatchNorm2d):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "BatchNorm1d layer was not initialised"),
+            """, "BatchNorm1d layer was not initialised", kind="value"),
         Variant("kaiming uniform", """
             def initialize_weights(model):
                 for m in model.modules():
@@ -154,7 +148,7 @@ MUTANTS = {
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "not a uniform one"),
+            """, "not a uniform one", kind="value"),
         Variant("biases left alone", """
             def initialize_weights(model):
                 for m in model.modules():
@@ -165,20 +159,35 @@ MUTANTS = {
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                         nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "biases kept their old values"),
-        Variant("BatchNorm weight zero", """
+            """, "biases kept their old values", kind="value"),
+        Variant("new Parameters instead of in place", """
             def initialize_weights(model):
                 for m in model.modules():
                     if isinstance(m, nn.Conv2d):
-                        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                        fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+                        m.weight = nn.Parameter(torch.randn_like(m.weight) * math.sqrt(2 / fan_out))
+                        m.bias = nn.Parameter(torch.zeros_like(m.bias))
+                    elif isinstance(m, nn.Linear):
+                        m.weight = nn.Parameter(torch.randn_like(m.weight) * 0.01)
+                        m.bias = nn.Parameter(torch.zeros_like(m.bias))
+                    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                        nn.init.ones_(m.weight)
+                        nn.init.zeros_(m.bias)
+            """, "initialise them in place", kind="contract"),
+        Variant("weights drawn without device=", """
+            def initialize_weights(model):
+                for m in model.modules():
+                    if isinstance(m, nn.Conv2d):
+                        fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+                        m.weight.data = torch.randn(m.weight.shape) * math.sqrt(2 / fan_out)
                         nn.init.zeros_(m.bias)
                     elif isinstance(m, nn.Linear):
-                        nn.init.normal_(m.weight, std=0.01)
+                        m.weight.data = torch.randn(m.weight.shape) * 0.01
                         nn.init.zeros_(m.bias)
                     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                        nn.init.zeros_(m.weight)
+                        nn.init.ones_(m.weight)
                         nn.init.zeros_(m.bias)
-            """, "must be 1, not 0"),
+            """, "created without device=", kind="device"),
     ],
     "cross_entropy_from_scratch": [
         Variant("sum over the batch", """
@@ -186,46 +195,47 @@ MUTANTS = {
                 m = logits.max(dim=1, keepdim=True).values
                 lse = m.squeeze(1) + torch.log(torch.exp(logits - m).sum(dim=1))
                 return (lse - logits[torch.arange(len(target)), target]).sum()
-            """, "summed over the batch"),
+            """, "summed over the batch", kind="value"),
         Variant("log-sum-exp without the max trick", """
             def cross_entropy_from_scratch(logits, target):
                 lse = torch.log(torch.exp(logits).sum(dim=1))
-                return (lse - logits[torch.arange(len(target)), target]).mean()
-            """, "nan or inf"),
+                return (lse - logits[range(len(target)), target]).mean()
+            """, "exp overflowed", kind="value"),
         Variant("log of softmax", """
             def cross_entropy_from_scratch(logits, target):
                 probs = torch.softmax(logits, dim=1)
-                return -torch.log(probs[torch.arange(len(target)), target]).mean()
-            """, "nan or inf"),
+                return -torch.log(probs[range(len(target)), target]).mean()
+            """, "exp overflowed (or a log of 0)", kind="value"),
         Variant("softmax over the batch", """
             def cross_entropy_from_scratch(logits, target):
                 m = logits.max(dim=0, keepdim=True).values
                 lse = m + torch.log(torch.exp(logits - m).sum(dim=0, keepdim=True))
                 return -(logits - lse)[torch.arange(len(target)), target].mean()
-            """, "the softmax ran over the batch (dim 0)"),
+            """, "the softmax ran over the batch (dim 0)", kind="value"),
         Variant("sign flipped", """
             def cross_entropy_from_scratch(logits, target):
                 m = logits.max(dim=1, keepdim=True).values
                 lse = m.squeeze(1) + torch.log(torch.exp(logits - m).sum(dim=1))
                 return (logits[torch.arange(len(target)), target] - lse).mean()
-            """, "the sign is flipped"),
+            """, "the sign is flipped", kind="value"),
         Variant("calls F.cross_entropy", """
             def cross_entropy_from_scratch(logits, target):
                 return F.cross_entropy(logits, target)
-            """, "calls cross_entropy()"),
+            """, "write the log-sum-exp yourself", kind="rule"),
         Variant("detached from the graph", """
             def cross_entropy_from_scratch(logits, target):
                 x = logits.detach()
                 m = x.max(dim=1, keepdim=True).values
                 lse = m.squeeze(1) + torch.log(torch.exp(x - m).sum(dim=1))
                 return (lse - x[torch.arange(len(target)), target]).mean()
-            """, "not connected to `logits`"),
-        Variant("returns a Python float", """
+            """, "not connected to `logits`", kind="contract"),
+        Variant("one-hot made without device=", """
             def cross_entropy_from_scratch(logits, target):
                 m = logits.max(dim=1, keepdim=True).values
                 lse = m.squeeze(1) + torch.log(torch.exp(logits - m).sum(dim=1))
-                return (lse - logits[torch.arange(len(target)), target]).mean().item()
-            """, "no .item() or float()"),
+                one_hot = torch.zeros(logits.shape).scatter_(1, target.unsqueeze(1), 1.0)
+                return (lse - (one_hot * logits).sum(dim=1)).mean()
+            """, "created without device=", kind="device"),
     ],
     "bce_with_logits_from_scratch": [
         Variant("log of sigmoid (unstable)", """
@@ -233,46 +243,47 @@ MUTANTS = {
                 p = 1.0 if pos_weight is None else pos_weight
                 s = torch.sigmoid(logits)
                 return -(p * target * torch.log(s) + (1 - target) * torch.log(1 - s)).mean()
-            """, "nan or inf"),
+            """, "a log of 0", kind="value"),
         Variant("pos_weight ignored", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
                 return (target * sp(-logits) + (1 - target) * sp(logits)).mean()
-            """, "pos_weight was ignored"),
+            """, "pos_weight was ignored", kind="value"),
         Variant("pos_weight on the whole loss", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight
                 sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
                 return (p * (target * sp(-logits) + (1 - target) * sp(logits))).mean()
-            """, "pos_weight multiplies the whole loss"),
+            """, "pos_weight multiplies the whole loss", kind="value"),
         Variant("pos_weight on the negatives", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight
                 sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
                 return (target * sp(-logits) + p * (1 - target) * sp(logits)).mean()
-            """, "pos_weight went to the negative term"),
+            """, "pos_weight went to the negative term", kind="value"),
         Variant("sum instead of mean", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight
                 sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
                 return (p * target * sp(-logits) + (1 - target) * sp(logits)).sum()
-            """, "the loss is summed"),
-        Variant("softplus without the max", """
-            def bce_with_logits_from_scratch(logits, target, pos_weight=None):
-                p = 1.0 if pos_weight is None else pos_weight
-                sp = lambda z: torch.log1p(torch.exp(z))
-                return (p * target * sp(-logits) + (1 - target) * sp(logits)).mean()
-            """, "nan or inf"),
+            """, "the loss is summed", kind="value"),
         Variant("clamped probabilities", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight
                 s = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
                 return -(p * target * torch.log(s) + (1 - target) * torch.log(1 - s)).mean()
-            """, "`loss` is wrong"),
+            """, "the loss saturates for large logits", kind="value"),
         Variant("calls the built-in", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 return F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
-            """, "calls binary_cross_entropy_with_logits()"),
+            """, "write the stable formula yourself", kind="rule"),
+        Variant("default pos_weight made without device=", """
+            def bce_with_logits_from_scratch(logits, target, pos_weight=None):
+                if pos_weight is None:
+                    pos_weight = torch.ones(logits.shape[-1], dtype=logits.dtype)
+                sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
+                return (pos_weight * target * sp(-logits) + (1 - target) * sp(logits)).mean()
+            """, "created without device=", kind="device"),
     ],
     "save_and_reload": [
         Variant("returns the same model", """
@@ -280,30 +291,24 @@ MUTANTS = {
                 torch.save(model.state_dict(), path)
                 model.load_state_dict(torch.load(path, map_location="cpu"))
                 return model
-            """, "the very model it was given"),
+            """, "the very model it was given", kind="contract"),
         Variant("pickles the whole model", """
             def save_and_reload(model, path):
                 torch.save(model, path)
                 return torch.load(path, map_location="cpu", weights_only=False)
-            """, "save model.state_dict(), not the model object"),
+            """, "save model.state_dict(), not the model object", kind="value"),
         Variant("saves the parameters only", """
             def save_and_reload(model, path):
                 torch.save(dict(model.named_parameters()), path)
                 new = fresh_model_like(model)
                 new.load_state_dict(torch.load(path, map_location="cpu"), strict=False)
                 return new
-            """, "parameters AND buffers"),
+            """, "parameters AND buffers", kind="value"),
         Variant("never loads the saved state", """
             def save_and_reload(model, path):
                 torch.save(model.state_dict(), path)
                 return fresh_model_like(model)
-            """, "load the saved state into the new model"),
-        Variant("returns what load_state_dict returns", """
-            def save_and_reload(model, path):
-                torch.save(model.state_dict(), path)
-                new = fresh_model_like(model)
-                return new.load_state_dict(torch.load(path, map_location="cpu"))
-            """, "load_state_dict returns a report"),
+            """, "was never read back", kind="value"),
         Variant("saves in half precision", """
             def save_and_reload(model, path):
                 torch.save({k: v.half() if v.is_floating_point() else v
@@ -311,7 +316,29 @@ MUTANTS = {
                 new = fresh_model_like(model)
                 new.load_state_dict(torch.load(path, map_location="cpu"))
                 return new
-            """, "the saved tensors differ"),
+            """, "the saved tensors differ", kind="value"),
+        Variant("model.cpu() before saving", """
+            def save_and_reload(model, path):
+                torch.save(model.cpu().state_dict(), path)
+                new = fresh_model_like(model)
+                new.load_state_dict(torch.load(path, map_location="cpu"))
+                return new
+            """, "move a module in place", kind="device"),
+        Variant("torch.load without map_location", """
+            def save_and_reload(model, path):
+                torch.save(model.state_dict(), path)
+                new = fresh_model_like(model)
+                new.load_state_dict(torch.load(path))
+                return new
+            """, "without map_location", kind="device"),
+        Variant("switches the given model to eval mode", """
+            def save_and_reload(model, path):
+                model.eval()
+                torch.save(model.state_dict(), path)
+                new = fresh_model_like(model)
+                new.load_state_dict(torch.load(path, map_location="cpu"))
+                return new
+            """, "train/eval mode of the model you were given changed", kind="contract"),
     ],
 }
 
@@ -332,6 +359,14 @@ ALTERNATIVES = {
                 net.append(nn.Linear(h, d_out))
                 return net
             """),
+        Variant("its own initialisation", """
+            def build_two_layer(d_in, h, d_out):
+                net = nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out))
+                for layer in (net[0], net[2]):
+                    nn.init.xavier_uniform_(layer.weight)
+                    nn.init.zeros_(layer.bias)
+                return net
+            """, kind="initialisation"),
     ],
     "manual_sgd_step": [
         Variant("add_ with alpha", """
@@ -448,5 +483,13 @@ ALTERNATIVES = {
                 new.load_state_dict(torch.load(path, map_location="cpu"))
                 return new.train(model.training)
             """),
+        Variant("rebuilt layer by layer, file opened by hand", """
+            def save_and_reload(model, path):
+                torch.save(model.state_dict(), path)
+                new = nn.Sequential(*[copy.deepcopy(layer) for layer in model]).to("cpu")
+                with open(path, "rb") as f:
+                    new.load_state_dict(torch.load(f, map_location="cpu"))
+                return new
+            """, kind="another way to rebuild and read"),
     ],
 }

@@ -85,7 +85,7 @@ MUTANTS = {
                     g = g + d["momentum"] * st["buf"] if d["nesterov"] else st["buf"]
                 p -= d["lr"] * g
         return loss
-"""), "read lr and the other settings from each `group`"),
+"""), "read lr and the other settings from each `group`", kind="value"),
         Variant("momentum buffer not kept", _sgd("""
     @torch.no_grad()
     def step(self, closure=None):
@@ -104,67 +104,7 @@ MUTANTS = {
                     g = g + m * buf if group["nesterov"] else buf
                 p -= group["lr"] * g
         return loss
-"""), "momentum buffer is not kept between steps"),
-        Variant("dampening applied on the first step", _sgd("""
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            m, d = group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad + group["weight_decay"] * p
-                if m:
-                    st = self.state[p]
-                    st["buf"] = m * st.get("buf", torch.zeros_like(p)) + (1 - d) * g
-                    g = g + m * st["buf"] if group["nesterov"] else st["buf"]
-                p -= group["lr"] * g
-        return loss
-"""), "the first step is dampened"),
-        Variant("nesterov ignored", _sgd("""
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            m, d = group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad + group["weight_decay"] * p
-                if m:
-                    st = self.state[p]
-                    st["buf"] = g.clone() if "buf" not in st else m * st["buf"] + (1 - d) * g
-                    g = st["buf"]
-                p -= group["lr"] * g
-        return loss
-"""), "this is plain momentum"),
-        Variant("weight decay ignored", _sgd("""
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            m, d = group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if m:
-                    st = self.state[p]
-                    st["buf"] = g.clone() if "buf" not in st else m * st["buf"] + (1 - d) * g
-                    g = g + m * st["buf"] if group["nesterov"] else st["buf"]
-                p -= group["lr"] * g
-        return loss
-"""), "weight_decay is ignored"),
+"""), "momentum buffer is not kept between steps", kind="value"),
         Variant("closure ignored", _sgd("""
     @torch.no_grad()
     def step(self, closure=None):
@@ -179,42 +119,109 @@ MUTANTS = {
                     st["buf"] = g.clone() if "buf" not in st else m * st["buf"] + (1 - d) * g
                     g = g + m * st["buf"] if group["nesterov"] else st["buf"]
                 p -= group["lr"] * g
-"""), "call it (under torch.enable_grad())"),
+"""), "call it (under torch.enable_grad())", kind="contract"),
         Variant("in-place update of a leaf without no_grad", _sgd("""
     def step(self, closure=None):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     p -= group["lr"] * p.grad
-"""), "a leaf Variable that requires grad"),
+"""), "decorate step with @torch.no_grad()", kind="rule"),
         Variant("subclasses torch.optim.SGD", """
 class MySGD(torch.optim.SGD):
     pass
-""", "not from torch.optim.SGD"),
+""", "not from the built-in optimizer", kind="rule"),
+        Variant("momentum buffer made without device=", _sgd("""
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            m, d = group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if m:
+                    st = self.state[p]
+                    if "buf" not in st:
+                        st["buf"] = torch.zeros(p.shape, dtype=p.dtype).add_(g)
+                    else:
+                        st["buf"] = m * st["buf"] + (1 - d) * g
+                    g = g + m * st["buf"] if group["nesterov"] else st["buf"]
+                p -= group["lr"] * g
+        return loss
+"""), "a tensor was created without device=", kind="device"),
+        Variant("momentum buffers kept outside self.state", _sgd("""
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        if not hasattr(self, "buffers"):
+            self.buffers = {}
+        for group in self.param_groups:
+            m, d = group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if m:
+                    key = id(p)
+                    self.buffers[key] = g.clone() if key not in self.buffers else m * self.buffers[key] + (1 - d) * g
+                    g = g + m * self.buffers[key] if group["nesterov"] else self.buffers[key]
+                p -= group["lr"] * g
+        return loss
+"""), "keep every per-parameter value", kind="contract"),
+        Variant("closure's loss not returned", _sgd("""
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None:
+            with torch.enable_grad():
+                closure()
+        for group in self.param_groups:
+            m, d = group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if m:
+                    st = self.state[p]
+                    st["buf"] = g.clone() if "buf" not in st else m * st["buf"] + (1 - d) * g
+                    g = g + m * st["buf"] if group["nesterov"] else st["buf"]
+                p -= group["lr"] * g
+"""), "must return the closure's loss", kind="contract"),
     ],
     "MyAdam": [
         Variant("no bias correction", _adam(_ADAM_STEP.replace(
             "st[\"m\"] / (1 - beta1 ** t)", "st[\"m\"]").replace("v / (1 - beta2 ** t)", "v")),
-            "the bias correction is missing"),
+            "the bias correction is missing", kind="value"),
         Variant("eps inside the square root", _adam(_ADAM_STEP.replace(
             "(v_hat.sqrt() + group[\"eps\"])", "(v_hat + group[\"eps\"]).sqrt()")),
-            "eps is inside the square root"),
+            "eps is inside the square root", kind="value"),
         Variant("AdamW-style decoupled weight decay", _adam(_ADAM_STEP.replace(
             "g = p.grad + group[\"weight_decay\"] * p",
             "g = p.grad\n                p.mul_(1 - group[\"lr\"] * group[\"weight_decay\"])")),
-            "AdamW's decoupled weight decay"),
-        Variant("betas swapped", _adam(_ADAM_STEP.replace(
-            "beta1, beta2 = group[\"betas\"]", "beta2, beta1 = group[\"betas\"]")),
-            "beta1 and beta2 are swapped"),
+            "AdamW's decoupled weight decay", kind="value"),
         Variant("amsgrad ignored", _adam(_ADAM_STEP.replace(
-            "if group[\"amsgrad\"]:", "if False:")), "amsgrad is ignored"),
+            "if group[\"amsgrad\"]:", "if False:")), "amsgrad is ignored", kind="value"),
         Variant("lr from self.defaults", _adam(_ADAM_STEP.replace(
             "p -= group[\"lr\"] *", "p -= self.defaults[\"lr\"] *")),
-            "read lr and the other settings from each `group`"),
+            "read lr and the other settings from each `group`", kind="value"),
         Variant("one step counter shared by all parameters", _adam(_ADAM_STEP.replace(
             "st[\"step\"] += 1\n                t = st[\"step\"]",
             "self.t = getattr(self, \"t\", 0) + 1\n                t = self.t")),
-            "MyAdam: the result is wrong"),
+            "one step count t is shared by all parameters", kind="value"),
+        Variant("m and v made without device=", _adam(_ADAM_STEP.replace(
+            "st[\"m\"] = torch.zeros_like(p)\n                    st[\"v\"] = torch.zeros_like(p)",
+            "st[\"m\"] = torch.zeros(p.shape, dtype=p.dtype)\n                    st[\"v\"] = torch.zeros(p.shape, dtype=p.dtype)")),
+            "a tensor was created without device=", kind="device"),
+        Variant("m and v kept in attributes, not self.state", _adam(_ADAM_STEP.replace(
+            "st = self.state[p]", "st = self.__dict__.setdefault(\"mine\", {}).setdefault(id(p), {})")),
+            "keep every per-parameter value", kind="contract"),
     ],
     "lr_schedule": [
         Variant("one epoch early", """
@@ -231,7 +238,7 @@ def lr_schedule(kind, base_lr, epochs, **kw):
             f = kw["lr_lambda"](e)
         lrs.append(base_lr * f)
     return lrs
-""", "every lr comes one epoch early"),
+""", "every lr comes one epoch early", kind="value"),
         Variant("StepLR decays smoothly", """
 def lr_schedule(kind, base_lr, epochs, **kw):
     lrs = []
@@ -246,7 +253,7 @@ def lr_schedule(kind, base_lr, epochs, **kw):
             f = kw["lr_lambda"](e)
         lrs.append(base_lr * f)
     return lrs
-""", "integer division e // step_size"),
+""", "integer division e // step_size", kind="value"),
         Variant("milestone reached one epoch late", """
 def lr_schedule(kind, base_lr, epochs, **kw):
     lrs = []
@@ -261,7 +268,7 @@ def lr_schedule(kind, base_lr, epochs, **kw):
             f = kw["lr_lambda"](e)
         lrs.append(base_lr * f)
     return lrs
-""", "(e >= milestone)"),
+""", "(e >= milestone)", kind="value"),
         Variant("LambdaLR without base_lr", """
 def lr_schedule(kind, base_lr, epochs, **kw):
     lrs = []
@@ -275,7 +282,7 @@ def lr_schedule(kind, base_lr, epochs, **kw):
         else:
             lrs.append(kw["lr_lambda"](e))
     return lrs
-""", "multiply it by base_lr"),
+""", "multiply it by base_lr", kind="value"),
         Variant("one lr too many", """
 def lr_schedule(kind, base_lr, epochs, **kw):
     lrs = []
@@ -290,7 +297,7 @@ def lr_schedule(kind, base_lr, epochs, **kw):
             f = kw["lr_lambda"](e)
         lrs.append(base_lr * f)
     return lrs
-""", "one step too few or too many"),
+""", "one step too few or too many", kind="value"),
         Variant("calls the built-in scheduler", """
 def lr_schedule(kind, base_lr, epochs, **kw):
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
@@ -301,7 +308,22 @@ def lr_schedule(kind, base_lr, epochs, **kw):
         opt.step()
         sched.step()
     return lrs
-""", "the built-in schedulers are the grader's oracle"),
+""", "the built-in schedulers are the grader's oracle", kind="rule"),
+        Variant("gamma required", """
+def lr_schedule(kind, base_lr, epochs, **kw):
+    lrs = []
+    for e in range(epochs):
+        if kind == "StepLR":
+            f = kw["gamma"] ** (e // kw["step_size"])
+        elif kind == "MultiStepLR":
+            f = kw["gamma"] ** sum(e >= m for m in kw["milestones"])
+        elif kind == "ExponentialLR":
+            f = kw["gamma"] ** e
+        else:
+            f = kw["lr_lambda"](e)
+        lrs.append(base_lr * f)
+    return lrs
+""", "gamma is optional", kind="value"),
     ],
     "resume_training": [
         Variant("optimizer state not saved", """
@@ -320,7 +342,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         losses += train_one_epoch(model, optimizer, batches)
         scheduler.step()
     return model, losses
-""", "the optimizer's state"),
+""", "the optimizer's state", kind="value"),
         Variant("scheduler state not saved", """
 def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_before, epochs_after, path):
     model = make_model(); optimizer = make_optimizer(model); scheduler = make_scheduler(optimizer)
@@ -337,7 +359,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         losses += train_one_epoch(model, optimizer, batches)
         scheduler.step()
     return model, losses
-""", "the scheduler's state was not restored"),
+""", "the scheduler's state was not restored", kind="value"),
         Variant("model weights not loaded", """
 def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_before, epochs_after, path):
     model = make_model(); optimizer = make_optimizer(model); scheduler = make_scheduler(optimizer)
@@ -354,7 +376,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         losses += train_one_epoch(model, optimizer, batches)
         scheduler.step()
     return model, losses
-""", "the new model was never loaded"),
+""", "the new model was never loaded", kind="value"),
         Variant("never rebuilds: keeps training the same objects", """
 def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_before, epochs_after, path):
     model = make_model(); optimizer = make_optimizer(model); scheduler = make_scheduler(optimizer)
@@ -364,7 +386,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         scheduler.step()
     torch.save({"model": model.state_dict()}, path)
     return model, losses
-""", "resuming means starting from new objects"),
+""", "resuming means starting from new objects", kind="contract"),
         Variant("no checkpoint file", """
 def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_before, epochs_after, path):
     import copy
@@ -383,7 +405,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         losses += train_one_epoch(model, optimizer, batches)
         scheduler.step()
     return model, losses
-""", "no file at `path`"),
+""", "no file at `path`", kind="contract"),
         Variant("scheduler stepped before the epoch", """
 def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_before, epochs_after, path):
     model = make_model(); optimizer = make_optimizer(model); scheduler = make_scheduler(optimizer)
@@ -402,7 +424,7 @@ def resume_training(make_model, make_optimizer, make_scheduler, batches, epochs_
         scheduler.step()
         losses += train_one_epoch(model, optimizer, batches)
     return model, losses
-""", "`losses` is wrong"),
+""", "scheduler.step() was called before the epoch's training", kind="value"),
     ],
 }
 

@@ -17,19 +17,12 @@ and None.
 
 from __future__ import annotations
 
-import ast
-import functools
-import inspect
-import textwrap
-import warnings
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
+from ...learner.harness.ch04 import AUTOGRAD_CALLS
 from ..compare import EXACT, CheckFailure, Mistake, Tol
-from ..gradients import GradcheckError
-from ..spec import Case, Property, Spec, _with_globals
+from ..spec import Case, Property, Spec
 from . import register
 
 # ------------------------------------------------------------------------- tolerances
@@ -42,113 +35,13 @@ SIGMOID_TOL = Tol(1e-5, 1e-6, "float32; exp-based formulas differ from torch.sig
 P3_TOL = Tol(1e-5, 2e-5, "float32 polynomial vs float64 oracle; cancellation near the roots")
 # Small float32 matrix products (<= 13 terms); CUDA and addmm may sum in another order.
 LINEAR_TOL = Tol(1e-5, 1e-6, "float32 sums of <= 13 terms, summed in any order (CPU or CUDA)")
-# Float32 training against a float64 oracle: per-step rounding (sums of 1000 terms) grows
-# slowly over 20 steps of gradient descent; genuine mistakes are off by far more.
-TRAIN_TOL = Tol(5e-4, 1e-5, "float32 training vs float64 oracle over <= 20 steps (measured 3e-5)")
-
-# What backward must not call: it *is* the derivative, autograd does not run inside it.
-AUTOGRAD_CALLS = frozenset({
-    "grad", "backward", "enable_grad", "set_grad_enabled", "requires_grad_", "vjp", "jvp",
-    "jacobian", "hessian", "jacrev", "jacfwd", "vmap", "functional_call"})
-
-
-# ------------------------------------------------------------------------- helpers
-class FakeCtx:
-    """A stand-in for autograd's ctx: stores what forward saves, says which inputs need a
-    gradient, and accepts any attribute, so forward and backward can be called directly
-    like plain functions (as autograd itself does, with no graph to differentiate)."""
-
-    def __init__(self, needs_input_grad: tuple[bool, ...]):
-        self.needs_input_grad = tuple(needs_input_grad)
-        self._saved: tuple = ()
-        self.materialize_grads = True
-
-    def save_for_backward(self, *tensors):
-        self._saved = tuple(tensors)
-
-    @property
-    def saved_tensors(self) -> tuple:
-        return self._saved
-
-    def mark_non_differentiable(self, *args):
-        pass
-
-    def mark_dirty(self, *args):
-        pass
-
-    def set_materialize_grads(self, value: bool):
-        self.materialize_grads = value
-
-    def save_for_forward(self, *tensors):
-        pass
-
-
-def autograd_call_line(cls: Any) -> float:
-    """The line (1 = first line of `backward`'s source) of the first call to autograd in
-    `cls.backward`, or 0.0 if there is none (-1.0 if the source cannot be read)."""
-    fn = getattr(cls, "backward", None)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return -1.0
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if name in AUTOGRAD_CALLS:
-                lines.append(node.lineno)
-    return float(min(lines)) if lines else 0.0
-
-
-def gradcheck_code(fn, *inputs: torch.Tensor) -> float:
-    """torch.autograd.gradcheck in float64 as a plain number: 0 passes, 1 the analytic and
-    numerical Jacobians disagree, 2 backward (or forward) raised an error."""
-    doubles = tuple(x.detach().double().requires_grad_() for x in inputs)
-    try:
-        torch.autograd.gradcheck(fn, doubles, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
-    except GradcheckError:
-        return 1.0
-    except Exception:  # noqa: BLE001 - the learner's Function raised
-        return 2.0
-    return 0.0
-
-
-def quiet(fn):
-    """`fn` with warnings silenced while it runs. nbgrader scores a test cell with any
-    stderr output as failed, so a harmless warning from correct learner code (e.g. float()
-    of a tensor that requires grad) would otherwise cost the exercise its points."""
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn(*args, **kwargs)
-    return run
-
-
-def _first(result: Any) -> Any:
-    """backward of a one-input Function may return the gradient or a 1-tuple."""
-    return result[0] if isinstance(result, (tuple, list)) and len(result) >= 1 else result
-
-
-def _slots(result: Any, n: int) -> tuple:
-    items = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-    return items + (None,) * (n - len(items))
-
-
-def _direct_backward(cls, name: str, needs: tuple[bool, ...], *args, grad_output):
-    """forward then backward called directly with a FakeCtx under torch.no_grad()."""
-    ctx = FakeCtx(needs)
-    try:
-        with torch.no_grad():
-            cls.forward(ctx, *(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
-            return cls.backward(ctx, grad_output.detach())
-    except Exception as err:
-        raise RuntimeError(
-            f"{name}.backward failed when autograd's way of calling it was replayed: forward "
-            f"then backward with only the saved tensors, under torch.no_grad(). backward must "
-            f"compute the gradient from ctx.saved_tensors with tensor operations. "
-            f"The error: {type(err).__name__}: {err}") from None
+# Float32 training against a float64 oracle: per-step rounding (sums of up to 64 terms)
+# grows slowly over 15 steps. Measured on 100 salts x {1, 2} threads: relative errors
+# <= 2e-6, so 1e-4 keeps a 50x margin while a loss recorded one step late (each step
+# lowers the loss by >= 9e-4, see LR_SCALE) stays 9x outside.
+TRAIN_TOL = Tol(1e-4, 1e-5, "float32 training vs float64 oracle over <= 15 steps (measured <= 2e-6)")
+# A copy of the input, compared with the input: untouched means bit for bit.
+SAME = Tol(0.0, 0.0, "forward must leave its input as it was: bit for bit")
 
 
 def _gradcheck_property(name: str):
@@ -161,8 +54,9 @@ def _gradcheck_property(name: str):
         raise CheckFailure(
             f"{name}: torch.autograd.gradcheck in float64 {what} (case '{case.label}')\n"
             f"Run it yourself: torch.autograd.gradcheck({name}.apply, inputs_in_float64)\n"
-            "Hint: derive the local derivative again, multiply it by grad_output, and return "
-            "one gradient (or None) per input of forward")
+            "Hint: derive the local derivative again, multiply it by grad_output, return "
+            "one gradient (or None) per input of forward, and keep the input's dtype (gradcheck "
+            "runs in float64: a cast to float32 inside loses the precision it measures)")
     return Property("gradcheck", check, "torch.autograd.gradcheck in float64 passes")
 
 
@@ -172,13 +66,14 @@ def _no_autograd_property(name: str):
         if line == 0.0:
             return
         if line == -1.0 or type(line) is not float:
-            raise CheckFailure(f"{name}: the source of {name}.backward could not be read: "
-                               "define the class in a notebook cell and run that cell")
+            raise CheckFailure(f"{name}: the source of {name}.backward could not be read\n"
+                               "Hint: define the class in a notebook cell and run that cell")
         raise CheckFailure(
-            f"{name}.backward calls autograd itself (line {int(line)} of backward: one of "
-            f"{', '.join(sorted(AUTOGRAD_CALLS))})\nHint: backward IS the derivative: "
-            "compute grad_input from ctx.saved_tensors and grad_output with plain tensor "
-            "operations (autograd does not record what happens inside backward)")
+            f"{name}.backward: line {int(line)} of backward calls one of "
+            f"{', '.join(sorted(AUTOGRAD_CALLS))}\nHint: backward calls autograd itself, but "
+            "backward IS the derivative: compute the gradient from ctx.saved_tensors and "
+            "grad_output with plain tensor operations (autograd does not record what happens "
+            "inside backward)")
     return Property("no autograd in backward", check,
                     "backward is a primitive: it computes the gradient with tensor operations")
 
@@ -186,54 +81,60 @@ def _no_autograd_property(name: str):
 # ------------------------------------------------------------------------- unary Functions
 UNARY_CASES = (
     Case("matrix", 0, dict(shape=(5, 7))),
-    Case("single", 1, dict(shape=(1,))),
+    Case("single", 1, dict(shape=(1,), zeros=False)),
     Case("3-d", 2, dict(shape=(2, 3, 4))),
+    Case("float64", 3, dict(shape=(4, 6), dtype=torch.float64)),
 )
 
 
-def _unary_inputs(rand, shape, scale=2.0, margin=0.05):
-    x = rand.randn(*shape, scale=scale)
-    # keep away from 0, where ReLU has a kink that finite differences cannot measure
-    x = torch.where(x.abs() < margin, torch.full_like(x, margin) * torch.where(x < 0, -1.0, 1.0), x)
-    return {"x": x, "grad_output": rand.randn(*shape)}
+def _unary_inputs(rand, shape, scale=2.0, zeros=True, dtype=torch.float32):
+    """`x` holds exact zeros (every 4th entry, +0.0 and -0.0) where the values are compared;
+    `x_smooth` keeps away from 0 for gradcheck, which cannot measure a kink."""
+    x = rand.randn(*shape, scale=scale, dtype=dtype)
+    if zeros:
+        flat = x.view(-1)
+        flat[::8] = 0.0
+        flat[4::8] = -0.0
+    s = rand.randn(*shape, scale=scale, dtype=dtype)
+    s = torch.where(s.abs() < 0.05, torch.full_like(s, 0.05) * torch.where(s < 0, -1.0, 1.0), s)
+    return {"x": x, "x_smooth": s, "grad_output": rand.randn(*shape, dtype=dtype)}
 
 
-def _unary_call(name: str, saved: bool = False):
-    @quiet
-    def call(cls, i):
-        x = i["x"].detach().clone().requires_grad_()
-        y = cls.apply(x)
-        if saved:   # read before backward frees them
-            tensors = tuple(y.grad_fn.saved_tensors) if y.grad_fn is not None else ()
-        y.backward(i["grad_output"])
-        out = [y, x.grad]
-        if saved:
-            out += [float(len(tensors)), tensors[0] if tensors else None]
-        direct = _first(_direct_backward(cls, name, (True,), i["x"], grad_output=i["grad_output"]))
-        return tuple(out) + (direct, gradcheck_code(cls.apply, i["x"]), autograd_call_line(cls))
-    return call
-
-
-UNARY_OUTPUTS = ("y", "grad_x", "grad_x from backward called directly",
+UNARY_OUTPUTS = ("y", "grad_x", "x after the call", "grad_x from backward called directly",
                  "gradcheck", "autograd call line")
 
 
 def _unary_spec(name, oracle, mistakes, tol, saved=False, cases=UNARY_CASES):
     outputs = UNARY_OUTPUTS if not saved else (
-        UNARY_OUTPUTS[:2] + ("number of saved tensors", "saved tensor") + UNARY_OUTPUTS[2:])
-    if saved:   # a count is exact
-        tol = {o: EXACT if o == "number of saved tensors" else tol for o in outputs}
+        UNARY_OUTPUTS[:3] + ("number of saved tensors", "saved tensor") + UNARY_OUTPUTS[3:])
+    tols = {o: tol for o in outputs}
+    tols.update({"x after the call": SAME, "number of saved tensors": EXACT})
     return Spec(
         name=f"ch04.{name}",
         inputs=_unary_inputs,
-        call=_unary_call(name, saved),
         outputs=outputs,
         oracle=oracle,
-        tol=tol,
+        tol={o: tols[o] for o in outputs},
         cases=cases,
         mistakes=mistakes,
         properties=(_gradcheck_property(name), _no_autograd_property(name)),
+        error_hints=DEVICE_HINTS,
+        sweep_salts=40,
     )
+
+
+_NO_DEVICE = ("a tensor was created without device= (e.g. torch.zeros(shape) or "
+              "torch.tensor(...)): it lands on the default device, not on the input's. Create new "
+              "tensors with torch.zeros_like(x) / x.new_zeros(...) or device=x.device")
+DEVICE_HINTS = (
+    ("device meta", _NO_DEVICE),
+    ("but got meta", _NO_DEVICE),
+    ("modified by an inplace operation", "forward changed its input in place (a "
+     "trailing-underscore method such as clamp_, or x[...] = ...): return a new tensor and "
+     "leave the input as it was"),
+    ("failed when autograd's way of calling it was replayed", "backward must work from "
+     "ctx.saved_tensors and grad_output alone, under torch.no_grad(), with no autograd calls"),
+)
 
 
 def _by_autograd(f, i, dtype=None):
@@ -246,13 +147,19 @@ def _by_autograd(f, i, dtype=None):
     return y.detach().to(x0.dtype), gx.to(x0.dtype)
 
 
-def _grads_everywhere(y, gx):
-    return {"y": y, "grad_x": gx, "grad_x from backward called directly": gx}
+def _grads_everywhere(i, y, gx):
+    return {"y": y, "grad_x": gx, "x after the call": i["x"],
+            "grad_x from backward called directly": gx}
+
+
+def _inplace_hint(i, y):
+    return Mistake(y, "forward changed its input x in place (a trailing-underscore method such "
+                   "as clamp_ or x[...] = ...): return a new tensor and leave x as it was")
 
 
 # MyReLU
 def _relu_oracle(i):
-    return _grads_everywhere(*_by_autograd(torch.relu, i))
+    return _grads_everywhere(i, *_by_autograd(torch.relu, i))
 
 
 def _relu_mistakes(i):
@@ -263,6 +170,8 @@ def _relu_mistakes(i):
                 "was negative (multiply by the mask x > 0)"),
         Mistake(mask, "backward returns the local derivative only (the mask): multiply it by "
                 "grad_output (chain rule)"),
+        Mistake(g * (x >= 0).to(x.dtype), "at x = 0 the gradient must be 0 (as torch.relu's): "
+                "let grad_output through where x > 0 only, not where x >= 0"),
         Mistake(g * (1 - mask), "the mask is inverted: the gradient flows where x > 0, not "
                 "where x < 0"),
         Mistake(g * torch.relu(x), "backward multiplies by relu(x): the derivative of ReLU is "
@@ -273,6 +182,7 @@ def _relu_mistakes(i):
     return {"y": [Mistake(x, "forward returns its input unchanged: clamp negatives to 0"),
                   Mistake(x.clamp(max=0), "forward keeps the negative part: ReLU keeps the "
                           "positive part, max(x, 0)")],
+            "x after the call": [_inplace_hint(i, torch.relu(x))],
             "grad_x": grad_hints, "grad_x from backward called directly": grad_hints}
 
 
@@ -281,9 +191,9 @@ MyReLU = _unary_spec("MyReLU", _relu_oracle, _relu_mistakes, RELU_TOL)
 
 # MySigmoid
 def _sigmoid_oracle(i):
-    y, gx = _by_autograd(torch.sigmoid, i)
-    return {"y": y, "grad_x": gx, "number of saved tensors": 1.0, "saved tensor": y,
-            "grad_x from backward called directly": gx}
+    out = _grads_everywhere(i, *_by_autograd(torch.sigmoid, i))
+    out.update({"number of saved tensors": 1.0, "saved tensor": out["y"]})
+    return out
 
 
 def _sigmoid_mistakes(i):
@@ -303,6 +213,7 @@ def _sigmoid_mistakes(i):
                           "sigmoid(x) = 1 / (1 + exp(-x)), with the minus sign in the exponent"),
                   Mistake(torch.exp(x), "forward computes exp(x) only: sigmoid(x) = "
                           "1 / (1 + exp(-x))")],
+            "x after the call": [_inplace_hint(i, s)],
             "number of saved tensors": [
                 Mistake(0.0, "nothing was saved with ctx.save_for_backward: save the output "
                         "y (and store tensors only that way)"),
@@ -323,7 +234,7 @@ def legendre_p3(x):
 
 
 def _p3_oracle(i):
-    return _grads_everywhere(*_by_autograd(legendre_p3, i, dtype=torch.float64))
+    return _grads_everywhere(i, *_by_autograd(legendre_p3, i, dtype=torch.float64))
 
 
 def _p3_mistakes(i):
@@ -342,6 +253,7 @@ def _p3_mistakes(i):
     return {"y": [Mistake((5 * x ** 3 - 3 * x).to(f), "forward is twice P3: divide 5x^3 - 3x by 2"),
                   Mistake((0.5 * (5 * x ** 3 - 3)).to(f), "forward computes (5x^3 - 3) / 2: "
                           "the second term is 3x, not 3")],
+            "x after the call": [_inplace_hint(i, legendre_p3(x).to(f))],
             "grad_x": grad_hints, "grad_x from backward called directly": grad_hints}
 
 
@@ -353,6 +265,7 @@ LINEAR_CASES = (
     Case("bias", 0, dict(N=5, D_in=7, D_out=3, bias=True)),
     Case("batch 1", 1, dict(N=1, D_in=4, D_out=6, bias=True)),
     Case("no bias", 2, dict(N=8, D_in=13, D_out=2, bias=False)),
+    Case("float64", 3, dict(N=3, D_in=5, D_out=4, bias=True, dtype=torch.float64)),
 )
 
 LIN_GRADS = ("grad_input", "grad_weight", "grad_bias")
@@ -362,29 +275,14 @@ SKIP_A = tuple(f"{g} from backward when needs_input_grad = (False, True, True)" 
 SKIP_B = tuple(f"{g} from backward when needs_input_grad = (True, False, False)" for g in LIN_GRADS)
 
 
-def _linear_inputs(rand, N, D_in, D_out, bias):
-    return {"x": rand.randn(N, D_in), "weight": rand.randn(D_out, D_in),
-            "bias": rand.randn(D_out) if bias else None, "grad_output": rand.randn(N, D_out)}
+def _linear_inputs(rand, N, D_in, D_out, bias, dtype=torch.float32):
+    return {"x": rand.randn(N, D_in, dtype=dtype), "weight": rand.randn(D_out, D_in, dtype=dtype),
+            "bias": rand.randn(D_out, dtype=dtype) if bias else None,
+            "grad_output": rand.randn(N, D_out, dtype=dtype)}
 
 
 def _linear_args(i):
     return (i["x"], i["weight"]) + ((i["bias"],) if i["bias"] is not None else ())
-
-
-@quiet
-def _linear_call(cls, i):
-    leaves = [a.detach().clone().requires_grad_() for a in _linear_args(i)]
-    y = cls.apply(*leaves)
-    y.backward(i["grad_output"])
-    grads = tuple(t.grad for t in leaves) + (None,) * (3 - len(leaves))
-    has_bias = i["bias"] is not None
-    n = 3 if has_bias else 2
-    a = _slots(_direct_backward(cls, "MyLinear", (False, True, True)[:n], *_linear_args(i),
-                                grad_output=i["grad_output"]), 3)
-    b = _slots(_direct_backward(cls, "MyLinear", (True, False, False)[:n], *_linear_args(i),
-                                grad_output=i["grad_output"]), 3)
-    check = gradcheck_code(lambda *t: cls.apply(*t), *leaves)
-    return (y,) + grads + a + b + (check, autograd_call_line(cls))
 
 
 def _linear_oracle(i):
@@ -423,15 +321,15 @@ def _skip_property(inp, out, case):
                 why = (f"ctx.needs_input_grad = {needs[:n]} says nobody needs it" if k < n
                        else "forward was called without a bias")
                 raise CheckFailure(
-                    f"MyLinear.backward returned a gradient for the {name[5:]} although {why} "
-                    f"(case '{case.label}')\nHint: compute each gradient only under "
-                    "`if ctx.needs_input_grad[k]:` and return None for the others")
+                    f"MyLinear.backward returned a gradient for the {name[5:]} (case "
+                    f"'{case.label}')\nHint: it computed the {name[5:]}'s gradient although "
+                    f"{why}: compute each gradient only under `if ctx.needs_input_grad[k]:` and "
+                    "return None for the others")
 
 
 MyLinear = Spec(
     name="ch04.MyLinear",
     inputs=_linear_inputs,
-    call=_linear_call,
     outputs=("y",) + LIN_GRADS + SKIP_A + SKIP_B + ("gradcheck", "autograd call line"),
     oracle=_linear_oracle,
     tol=LINEAR_TOL,
@@ -440,40 +338,39 @@ MyLinear = Spec(
     properties=(Property("None for what is not needed", _skip_property,
                          "inputs that do not need a gradient get None (ctx.needs_input_grad)"),
                 _gradcheck_property("MyLinear"), _no_autograd_property("MyLinear")),
+    error_hints=DEVICE_HINTS + (
+        ("tuple index out of range", "ctx.needs_input_grad has one flag per input forward "
+         "received: without a bias there are only 2, so test `bias is not None` before reading "
+         "ctx.needs_input_grad[2]"),
+        ("invalid gradient at index", "backward returned a gradient of the wrong shape: each "
+         "gradient has its input's shape (grad_weight: (D_out, D_in) = grad_output.T @ x; "
+         "grad_input: (N, D_in) = grad_output @ weight)")),
+    sweep_salts=40,
 )
 
 
 # ------------------------------------------------------------------------- training
-class CountingReLU:
-    """Stands in for the learner's MyReLU while their training loop is graded: PyTorch's
-    own relu, counting how often `.apply` is called."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def apply(self, x):
-        self.calls += 1
-        return torch.relu(x)
-
-
-def with_torch_relu(fn):
-    """`fn` (a training function) with PyTorch's relu standing in for the global MyReLU:
-    used by the visible test, so a mistake in MyReLU is not counted twice."""
-    return quiet(_with_globals(fn, {"MyReLU": CountingReLU()}))
-
-
 SIZES = {   # small first: a failure is reported on the case that is easiest to read
-    "small": dict(N=5, D_in=7, H=4, D_out=3, lr=1e-2, steps=15),
-    "one step": dict(N=3, D_in=2, H=6, D_out=1, lr=1e-2, steps=1),
-    "wide": dict(N=64, D_in=200, H=50, D_out=10, lr=1e-6, steps=20),
+    "small": dict(N=5, D_in=7, H=4, D_out=3, steps=15),
+    "one step": dict(N=3, D_in=2, H=6, D_out=1, steps=1),
+    "wide": dict(N=32, D_in=64, H=32, D_out=8, steps=12),
 }
 TRAIN_CASES = tuple(Case(label, 10 + k, p) for k, (label, p) in enumerate(SIZES.items()))
+# The learning rate is set from the drawn data: 0.25 / (|x|^2 (|w1|^2 + |w2|^2) / H) stays
+# below the curvature of the loss, so gradient descent lowers the loss at every step for
+# every draw (measured on 2000 consecutive seeds per case: no step rises, and the smallest
+# relative drop of a step is 9e-4, far above float32 rounding). A fixed lr = 1e-2 let the
+# reference's loss rise on ~11% of the draws of the "small" case.
+LR_SCALE = 0.25
 
 
-def _train_inputs(rand, N, D_in, H, D_out, lr, steps):
-    return {"x": rand.randn(N, D_in), "y": rand.randn(N, D_out),
-            "w1": rand.randn(D_in, H, requires_grad=True),
-            "w2": rand.randn(H, D_out, requires_grad=True), "lr": lr, "steps": steps}
+def _train_inputs(rand, N, D_in, H, D_out, steps):
+    x, y = rand.randn(N, D_in), rand.randn(N, D_out)
+    w1, w2 = rand.randn(D_in, H), rand.randn(H, D_out)
+    curvature = float(x.norm()) ** 2 * (float(w1.norm()) ** 2 + float(w2.norm()) ** 2) / H
+    lr = float(f"{LR_SCALE / curvature:.3g}")
+    return {"x": x, "y": y, "w1": w1.requires_grad_(), "w2": w2.requires_grad_(),
+            "lr": lr, "steps": steps}
 
 
 def reference_train(x, y, w1, w2, lr, steps, *, mean=False, zero_grad=True, dtype=torch.float64):
@@ -496,17 +393,13 @@ def reference_train(x, y, w1, w2, lr, steps, *, mean=False, zero_grad=True, dtyp
     return w1.detach(), w2.detach(), tuple(losses)
 
 
-@quiet
-def _train_call(fn, i):
-    w1, w2, losses = fn(i["x"], i["y"], i["w1"], i["w2"], i["lr"], i["steps"])
-    relu = getattr(fn, "__globals__", {}).get("MyReLU")
-    calls = float(relu.calls) if isinstance(relu, CountingReLU) else -1.0
-    return losses, w1, w2, calls
+TRAIN_OUTPUTS = ("losses", "w1", "w2", "MyReLU forward calls", "MyReLU backward calls")
 
 
 def _train_oracle(i):
     w1, w2, losses = reference_train(i["x"], i["y"], i["w1"], i["w2"], i["lr"], i["steps"])
     f = i["x"].dtype
+    # the calls are judged by the "uses MyReLU" property, with its own message
     return {"losses": losses, "w1": w1.to(f), "w2": w2.to(f)}
 
 
@@ -515,7 +408,7 @@ def _train_mistakes(i):
     # in the learner's dtype: without zeroing, the steps grow and float64 would drift apart
     acc = reference_train(*args, zero_grad=False, dtype=i["x"].dtype)
     hint_acc = ("the gradients accumulate from step to step: zero w1.grad and w2.grad after "
-                "each update (w.grad.zero_() or w.grad = None)")
+                "each update (w.grad.zero_() or w.grad = None), or use the given `descend`")
     out = {"losses": [], "w1": [], "w2": []}
     if i["steps"] > 1:
         out["losses"].append(Mistake(acc[2], hint_acc))
@@ -523,6 +416,10 @@ def _train_mistakes(i):
     late = reference_train(*args[:-1], i["steps"] + 1)[2][1:]
     out["losses"].append(Mistake(late, "each loss is recorded one step late: record the loss "
                                  "of the current weights BEFORE updating them"))
+    up = reference_train(*args[:4], -i["lr"], i["steps"])
+    hint_up = "the weights move uphill: subtract lr * grad (descent), do not add it"
+    out["losses"].append(Mistake(up[2], hint_up))
+    out["w1"].append(Mistake(up[0].to(i["x"].dtype), hint_up))
     mean = reference_train(*args, mean=True)
     out["losses"].append(Mistake(mean[2], "this is the mean of the squared errors: the loss "
                                  "is their sum, (y_pred - y).pow(2).sum()"))
@@ -532,12 +429,18 @@ def _train_mistakes(i):
 
 
 def _uses_myrelu(inp, out, case):
-    calls = out.get("MyReLU.apply calls")
-    if calls is None or calls < inp["steps"]:
+    steps = inp["steps"]
+    fwd, bwd = out.get("MyReLU forward calls"), out.get("MyReLU backward calls")
+    if type(fwd) is not float or type(bwd) is not float:
+        raise CheckFailure("train_with_myrelu: the grader could not count the calls of MyReLU\n"
+                           "Hint: define MyReLU and train_with_myrelu in notebook cells and run them")
+    if fwd < steps or bwd < steps:
         raise CheckFailure(
-            f"train_with_myrelu: MyReLU.apply was called {int(calls or 0)} times in "
-            f"{inp['steps']} steps (case '{case.label}')\nHint: compute the hidden layer with "
-            "MyReLU.apply(x @ w1), not torch.relu / clamp: this exercise trains with your Function")
+            f"train_with_myrelu: in {steps} steps MyReLU's forward ran {int(fwd)} times and its "
+            f"backward {int(bwd)} times (case '{case.label}')\nHint: MyReLU.apply was called "
+            f"{int(fwd)} times: compute the hidden layer of every step with MyReLU.apply(x @ w1) "
+            "(directly, through a helper or an alias), not torch.relu or clamp, and get the "
+            "gradients with loss.backward(): this exercise trains with your Function")
 
 
 def _loss_falls(inp, out, case):
@@ -546,25 +449,28 @@ def _loss_falls(inp, out, case):
         for t in range(1, len(losses)):
             if not losses[t] < losses[t - 1]:
                 raise CheckFailure(
-                    f"train_with_myrelu: the loss must fall at every step for a small learning "
-                    f"rate (case '{case.label}'), but losses[{t}] = {losses[t]:.6g} >= "
-                    f"losses[{t - 1}] = {losses[t - 1]:.6g}\nHint: subtract lr * w.grad, "
-                    "and zero the gradients after each update")
+                    f"train_with_myrelu: the loss must fall at every step for this small "
+                    f"learning rate (case '{case.label}', lr={inp['lr']:g}), but losses[{t}] = "
+                    f"{losses[t]:.6g} >= losses[{t - 1}] = {losses[t - 1]:.6g}\nHint: subtract "
+                    "lr * w.grad, and zero the gradients after each update")
 
 
 train_with_myrelu = Spec(
     name="ch04.train_with_myrelu",
     inputs=_train_inputs,
-    call=_train_call,
-    outputs=("losses", "w1", "w2", "MyReLU.apply calls"),
+    outputs=TRAIN_OUTPUTS,
     oracle=_train_oracle,
     tol=TRAIN_TOL,
     cases=TRAIN_CASES,
     mistakes=_train_mistakes,
-    # grade the loop alone: the learner's MyReLU is replaced by PyTorch's relu (counted)
-    isolate=lambda: {"MyReLU": CountingReLU()},
+    # the weights are trained in place (or replaced by new ones: both are allowed)
+    may_modify=("w1", "w2"),
+    changed_hint="the exercise trains w1 and w2 only: leave x and y as they were given",
+    # grade the training alone: the learner's MyReLU is replaced by PyTorch's relu (counted)
+    isolate=("MyReLU",),
     properties=(Property("uses MyReLU", _uses_myrelu, "the exercise trains with MyReLU.apply"),
                 Property("loss falls", _loss_falls, "small learning rate: every step lowers the loss")),
+    sweep_salts=12,
 )
 
 SPECS = register(MyReLU, MySigmoid, LegendreP3, MyLinear, train_with_myrelu)

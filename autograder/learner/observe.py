@@ -132,8 +132,10 @@ def observe(call: Callable[[Any, dict], Any], obj: Any, inputs: dict, *,
         with warnings.catch_warnings(), stand_ins(obj, isolate or {}):
             warnings.simplefilter("ignore")   # learner-code warnings are noise to a verdict
             result = call(obj, inputs)
-    except NotImplementedError:
-        error = NOT_ANSWERED
+    except NotImplementedError as err:
+        # The release's stub raises it bare; PyTorch raises it with a message (e.g. an op
+        # the meta device lacks), which is an error of the answer, not a missing answer.
+        error = NOT_ANSWERED if not str(err) else error_text(err)
     except KeyboardInterrupt:
         raise
     except BaseException as err:  # noqa: BLE001 - any failure of learner code is a verdict

@@ -16,18 +16,30 @@
 # Every later chapter replaces one of these hand-written pieces by a PyTorch tool, so it
 # pays to understand each of them now.
 #
-# **How grading works.** Each exercise has a cell where you write code between the
-# comments, and a test cell after it. Run the test cell: the visible checks run on a tiny
-# example. When you submit, hidden checks compare your results with PyTorch's own
-# computations on fresh random inputs. You can run the same checks yourself at any time
-# with `check("ch01.forward", forward)` (and likewise for each exercise), or all at once
-# with `check_chapter("ch01", globals())` (the last cell of the notebook).
+# **How grading works.** Each exercise has a cell where you write your code (in place of
+# `raise NotImplementedError()`), and a test cell after it. The test cell runs a tiny
+# example you can follow by hand, then calls the grader's own check, for instance
+# `check("ch01.forward", forward)`. The checks are public: they are part of the course's
+# `autograder` package, and you may run them as often as you like, one exercise at a time
+# or all at once with `check_chapter("ch01", globals())` (the last cell of the notebook).
+# A check calls your function on random inputs, compares what it returns with an
+# independent computation (here PyTorch's, in float64), checks the rules the exercise
+# states (such as "numpy only" or "do not modify the arrays you are given"), and tells you
+# what differs, where, by how much, and the usual cause.
+#
+# When you submit, the same checks run again on **fresh random inputs** that the grader
+# draws for that run: an answer has to be right in general, not only on the inputs you
+# have seen. Your notebook then runs in a sandboxed kernel that only records what your
+# functions return; the verdict is computed **outside the notebook's kernel**, so nothing
+# a notebook does can change it. Each exercise is graded on its own: where one exercise
+# calls another (`train` calls your `forward`, `sse_loss` and `backward`), the grader
+# puts its own versions of the others in their place, so one mistake costs points once.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import numpy as np
 import matplotlib.pyplot as plt
 
-from autograder import check, check_chapter, pick
+from autograder import check, check_chapter, needs, pick
 from autograder import loss_curve, progress
 
 np.set_printoptions(precision=4, suppress=True)
@@ -89,7 +101,8 @@ plt.show()
 # ### Exercise 1 · `forward(x, w1, w2)` (2 points)
 #
 # Return the tuple `(h, h_relu, y_pred)` for a batch `x` of shape `(N, D_in)`.
-# Use numpy only (`@` or `np.dot`, `np.maximum`); no torch.
+# Use numpy only (`@` or `np.dot`, `np.maximum`); no torch. Do not modify the arrays you
+# are given, and keep `h` as it was before the ReLU (`h_relu` is a new array).
 
 # %% nbgrader={"grade": false, "grade_id": "forward", "locked": false, "schema_version": 3, "solution": true}
 def forward(x, w1, w2):
@@ -112,7 +125,8 @@ assert isinstance(y_pred_t, np.ndarray), "forward must return numpy arrays"
 assert np.allclose(h_t, [[3.0, -3.0]]), f"h should be [[3, -3]], got {h_t}"
 assert np.allclose(h_relu_t, [[3.0, 0.0]]), f"h_relu should be [[3, 0]], got {h_relu_t}"
 assert np.allclose(y_pred_t, [[6.0]]), f"y_pred should be [[6]], got {y_pred_t}"
-print("visible checks passed")
+# The grader's check: random inputs of several sizes against PyTorch's float64 forward pass.
+check("ch01.forward", forward)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch01.forward", forward)
@@ -132,7 +146,8 @@ _check("ch01.forward", forward)
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_03", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 2 · `sse_loss(y_pred, y)` (1 point)
 #
-# Return the sum of squared errors as a Python or numpy float (not an array).
+# Return the sum of squared errors as a Python or numpy float (not an array). Numpy only
+# (no torch), and do not modify the arrays you are given.
 
 # %% nbgrader={"grade": false, "grade_id": "sse_loss", "locked": false, "schema_version": 3, "solution": true}
 def sse_loss(y_pred, y):
@@ -146,7 +161,7 @@ def sse_loss(y_pred, y):
 loss_t = sse_loss(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0], [0.0, 4.0]]))
 assert np.ndim(loss_t) == 0, "sse_loss must return one number"
 assert np.isclose(loss_t, 13.0), f"(0)^2 + 2^2 + 3^2 + 0^2 = 13, got {loss_t}"
-print("visible checks passed")
+check("ch01.sse_loss", sse_loss)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch01.sse_loss", sse_loss)
@@ -177,7 +192,14 @@ _check("ch01.sse_loss", sse_loss)
 #
 # needs two forward passes per weight, far too slow for training, but perfect for
 # checking. The demo below measures one entry of `grad_w2`; once you have written
-# `backward`, compare it with yours.
+# `backward`, the demo after the exercise compares it with yours.
+#
+# When a shape does not fit, Python stops with a traceback. In Jupyter, run `%debug` in a
+# new cell right after the error: you land in the frame that failed and can print the
+# shape of every array there (`p grad_h.shape`, `q` to quit). Inside your own function,
+# a call to `breakpoint()` stops at that line the next time it runs (older notebooks write
+# `from IPython.core.debugger import set_trace; set_trace()`, which does the same). Remove
+# it before you submit: nobody can answer the debugger's prompt during grading.
 
 # %%
 def numeric_grad_entry(w, i, j, loss_of_w, eps=1e-6):
@@ -201,8 +223,9 @@ print(f"dL/dw2[0, 0] measured by finite differences: {measured:.6f}")
 # ### Exercise 3 · `backward(x, y, h, h_relu, y_pred, w2)` (3 points)
 #
 # Return `(grad_w1, grad_w2)`, the gradients of `sse_loss(y_pred, y)` with respect to `w1`
-# and `w2`, computed with the chain rule in numpy (no loops needed, no torch).
-# Do not modify the arrays you are given.
+# and `w2`, computed with the chain rule. Numpy only (no torch); no loops needed.
+# Do not modify the arrays you are given (`y_pred -= y` would change the caller's
+# `y_pred`: write `grad_y_pred = 2.0 * (y_pred - y)`, a new array).
 
 # %% nbgrader={"grade": false, "grade_id": "backward", "locked": false, "schema_version": 3, "solution": true}
 def backward(x, y, h, h_relu, y_pred, w2):
@@ -218,17 +241,37 @@ def backward(x, y, h, h_relu, y_pred, w2):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-h_s, h_relu_s, y_pred_s = forward(x_s, w1_s, w2_s)
-g1_s, g2_s = backward(x_s, y_s, h_s, h_relu_s, y_pred_s, w2_s)
-assert g1_s.shape == w1_s.shape, f"grad_w1 must have the shape of w1 {w1_s.shape}, got {g1_s.shape}"
-assert g2_s.shape == w2_s.shape, f"grad_w2 must have the shape of w2 {w2_s.shape}, got {g2_s.shape}"
-assert np.isclose(g2_s[0, 0], measured, rtol=1e-5), \
-    f"grad_w2[0, 0] = {g2_s[0, 0]:.6f} but finite differences measured {measured:.6f}"
-print("visible checks passed")
+# One example, two hidden units: h = [[3, -3]], so the ReLU passes only the first.
+# y_pred = 3 * 2 = 6 and y = 1: dL/dy_pred = 2 (6 - 1) = 10.
+x_b = np.array([[1.0, 2.0]])
+y_b = np.array([[1.0]])
+w2_b = np.array([[2.0], [5.0]])
+h_b, h_relu_b, y_pred_b = np.array([[3.0, -3.0]]), np.array([[3.0, 0.0]]), np.array([[6.0]])
+g1_b, g2_b = backward(x_b, y_b, h_b, h_relu_b, y_pred_b, w2_b)
+assert g2_b.shape == (2, 1) and g1_b.shape == (2, 2), \
+    f"grad_w1 must have the shape of w1 (2, 2) and grad_w2 that of w2 (2, 1), got {g1_b.shape}, {g2_b.shape}"
+# grad_w2 = h_relu.T @ [[10]] = [[30], [0]]
+assert np.allclose(g2_b, [[30.0], [0.0]]), f"grad_w2 should be [[30], [0]], got {g2_b.tolist()}"
+# grad_h = [[10 * 2, 10 * 5]] masked by h > 0 = [[20, 0]]; grad_w1 = x.T @ grad_h
+assert np.allclose(g1_b, [[20.0, 0.0], [40.0, 0.0]]), \
+    f"grad_w1 should be [[20, 0], [40, 0]] (the second unit is off: its column is 0), got {g1_b.tolist()}"
+# The grader's check: PyTorch's autograd and finite differences on random inputs.
+check("ch01.backward", backward)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch01.backward", backward)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# Your `grad_w2[0, 0]` next to the value measured by finite differences before the
+# exercise (they should agree to about six digits):
+
+# %%
+with needs("forward", "backward"):
+    h_s, h_relu_s, y_pred_s = forward(x_s, w1_s, w2_s)
+    g1_s, g2_s = backward(x_s, y_s, h_s, h_relu_s, y_pred_s, w2_s)
+    print(f"backward: {g2_s[0, 0]:.6f}   finite differences: {measured:.6f}")
+
 
 # %% [markdown]
 # ## 5. Training: repeat forward, loss, backward, update
@@ -245,7 +288,9 @@ _check("ch01.backward", backward)
 # ### Exercise 4 · `train(x, y, w1, w2, lr, steps)` (2 points)
 #
 # Run `steps` steps of gradient descent using your `forward`, `sse_loss` and `backward`.
-# Return `(w1, w2, losses)`: the final weights and the list of `steps` losses.
+# Return `(w1, w2, losses)`: the final weights and the list of `steps` losses. Numpy only
+# (no torch). Do not modify the arrays you are given: `w1 -= lr * grad_w1` would write
+# into the caller's `w1`; `w1 = w1 - lr * grad_w1` makes a new array.
 
 # %% nbgrader={"grade": false, "grade_id": "train", "locked": false, "schema_version": 3, "solution": true}
 def train(x, y, w1, w2, lr, steps):
@@ -263,16 +308,25 @@ def train(x, y, w1, w2, lr, steps):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_train", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-w1_t, w2_t, losses_t = train(x_s, y_s, w1_s.copy(), w2_s.copy(), lr=1e-3, steps=5)
-assert len(losses_t) == 5, f"5 steps should record 5 losses, got {len(losses_t)}"
-assert np.isclose(losses_t[0], sse_loss(forward(x_s, w1_s, w2_s)[2], y_s)), \
-    "losses[0] must be the loss of the initial weights (record it before the update)"
-assert losses_t[-1] < losses_t[0], "the loss should fall with a small learning rate"
-print("visible checks passed")
+# The grader's check runs your `train` with its own forward, sse_loss and backward in
+# place of yours, so that a mistake in one of those is not counted here a second time.
+# The cells below run it with yours.
+check("ch01.train", train)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch01.train", train)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# A tiny run with your own functions: five steps on the small problem of section 4.
+# `losses[0]` is the loss of the weights you started from, and the loss falls.
+
+# %%
+with needs("forward", "sse_loss", "backward", "train"):
+    w1_before = w1_s.copy()
+    w1_t, w2_t, losses_t = train(x_s, y_s, w1_s, w2_s, lr=1e-3, steps=5)
+    print("losses:", np.round(losses_t, 3))
+    print("w1_s is unchanged (train returned new arrays):", np.array_equal(w1_s, w1_before))
 
 # %% [markdown]
 # ## 6. Watch it learn
@@ -287,13 +341,14 @@ _check("ch01.train", train)
 # %%
 learning_rate = 1e-6
 rounds = pick(full=10, quick=2)
-w1_fit, w2_fit, history = w1.copy(), w2.copy(), []
-for _ in progress(range(rounds), desc="training"):
-    w1_fit, w2_fit, losses = train(x, y, w1_fit, w2_fit, learning_rate, steps=50)
-    history += losses
-print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
-loss_curve(history, title="Two-layer net on random data (numpy)")
-plt.show()
+with needs("forward", "sse_loss", "backward", "train"):
+    w1_fit, w2_fit, history = w1, w2, []
+    for _ in progress(range(rounds), desc="training"):
+        w1_fit, w2_fit, losses = train(x, y, w1_fit, w2_fit, learning_rate, steps=50)
+        history += losses
+    print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
+    loss_curve(history, title="Two-layer net on random data (numpy)")
+    plt.show()
 
 # %% [markdown]
 # ## Check all your answers at once

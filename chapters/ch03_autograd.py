@@ -15,15 +15,14 @@
 #
 # 1. `grad_of(f, x)`: the gradient of a scalar function at a point, without disturbing the caller's tensor,
 # 2. `jacobian_rows(f, x)`: the Jacobian of a vector function, one row per backward pass,
-# 3. `fixed_update_loop(x, y, w, b, lr, steps)`: a training loop with three classic bugs, fixed,
+# 3. `fixed_update_loop(x, y, w, b, lr, steps)`: the update step of a training loop, with its
+#    three classic autograd bugs fixed,
 # 4. `autograd_two_layer_train(x, y, w1, w2, lr, steps)`: chapter 01's network with autograd doing the backward pass.
 #
-# **How grading works.** As before: each exercise has a solution cell and a test cell with
-# a few visible checks. At submission hidden checks compare your results with PyTorch's
-# own `torch.func` transforms and with gradients derived by hand, on fresh random inputs
-# and on every device the machine has. They also look at what your function did to the
-# tensors it was given. Run them yourself with `check("ch03.grad_of", grad_of)` and the
-# like, or all at once with `check_chapter("ch03", globals())` at the end.
+# The checks compare your results with PyTorch's own `torch.func` transforms and with
+# gradients derived by hand, and they look at what your function did to the tensors it was
+# given (their values, `requires_grad` and `.grad`). Each test cell runs them, and
+# `check_chapter("ch03", globals())` at the end runs them all.
 
 # %% nbgrader={"grade": false, "grade_id": "locked_01", "locked": true, "schema_version": 3, "solution": false}
 import warnings
@@ -31,7 +30,7 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-from autograder import check, check_chapter, default_device, pick
+from autograder import check, check_chapter, default_device, needs, pick
 from autograder import loss_curve, progress
 
 torch.manual_seed(0)
@@ -51,6 +50,13 @@ warnings.filterwarnings("ignore", message="Converting a tensor with requires_gra
 #
 # Why the distinction? Leaves are what you want gradients *for* (the parameters);
 # non-leaves are intermediate values, which autograd only needs while it walks backwards.
+#
+# *A note on old code.* Tutorials written before PyTorch 0.4 (2018) wrap tensors in
+# `torch.autograd.Variable(t, requires_grad=True)` to make autograd record them. Today a
+# `Variable` is just a tensor: `requires_grad` is a flag of every tensor (an argument of
+# `torch.tensor`, `torch.randn`..., or `t.requires_grad_()`), and `Variable(t)` merely
+# returns `t`. Write tensors; the old name survives only in some error messages ("a leaf
+# Variable that requires grad", in section 7).
 
 # %%
 a = torch.tensor(2.0, requires_grad=True)   # a leaf we want a gradient for
@@ -219,8 +225,11 @@ plt.show()
 # $\partial f / \partial x$ at `x`: a tensor with the shape, dtype and device of `x`.
 #
 # Leave the caller's `x` exactly as it was: same values, same `requires_grad`, same `.grad`
-# (which may be `None` or may already hold a gradient the caller collected). And it must work
-# even when the caller has switched recording off with `torch.no_grad()` (section 4).
+# (which may be `None` or may already hold a gradient the caller collected); the grader
+# compares all three before and after your call. And it must work even when the caller has
+# switched recording off with `torch.no_grad()` (section 4). As in chapter 02, the grader
+# also runs it on the meta device (shapes, no values): keep to torch operations on `x`'s
+# device, no `.item()`, `.cpu()` or numpy.
 
 # %% nbgrader={"grade": false, "grade_id": "grad_of", "locked": false, "schema_version": 3, "solution": true}
 def grad_of(f, x):
@@ -245,7 +254,9 @@ assert x_t.grad is None, "grad_of left a gradient in the caller's x.grad"
 with torch.no_grad():
     g_t = grad_of(lambda v: (v ** 3).sum(), x_t)
 assert torch.allclose(g_t, 3 * x_t ** 2), "inside torch.no_grad(), grad_of must still work"
-print("visible checks passed")
+# The grader's check: other functions, float32 and float64, an x that already holds a .grad,
+# and the meta device.
+check("ch03.grad_of", grad_of)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch03.grad_of", grad_of)
@@ -287,9 +298,10 @@ print("first row of J:", x_j.grad)
 #
 # `f` maps a 1-D tensor `x` of shape `(n,)` to a 1-D tensor of shape `(m,)`. Return the
 # Jacobian `J` of shape `(m, n)`, `J[i, j]` $= \partial f_i / \partial x_j$, with `x`'s dtype
-# and device, built **row by row** with `backward()` or `torch.autograd.grad` (not with
-# `torch.func` or `torch.autograd.functional`, which do it for you). As in exercise 1, leave
-# the caller's `x` untouched.
+# and device, built **row by row** with `backward()` or `torch.autograd.grad`: not with
+# `torch.func` or `torch.autograd.functional`, which do it for you (the grader notices a
+# call to them, under any name). As in exercise 1, leave the caller's `x` untouched (same
+# values, `requires_grad` and `.grad`), and expect to run on the meta device too.
 
 # %% nbgrader={"grade": false, "grade_id": "jacobian_rows", "locked": false, "schema_version": 3, "solution": true}
 def jacobian_rows(f, x):
@@ -317,7 +329,7 @@ assert isinstance(J_t, torch.Tensor), f"jacobian_rows must return a tensor, got 
 assert J_t.shape == (3, 2), f"3 outputs and 2 inputs make a (3, 2) Jacobian, got {tuple(J_t.shape)}"
 assert torch.allclose(J_t, torch.tensor([[2.0, 1.0], [0.0, 4.0], [3.0, 0.0]])), \
     f"rows should be d(x0 x1) = (x1, x0), d(x1^2) = (0, 2 x1), d(3 x0) = (3, 0); got\n{J_t}"
-print("visible checks passed")
+check("ch03.jacobian_rows", jacobian_rows)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch03.jacobian_rows", jacobian_rows)
@@ -370,10 +382,12 @@ b = b_old
 b = b - 0.1 * b.grad                     # re-assignment
 print("b is the old leaf?", b is b_old, "| b.is_leaf:", b.is_leaf, "| b.grad_fn:", b.grad_fn)
 ((x_l @ w_l + b - y_l) ** 2).mean().backward()
-try:
-    print(b.grad * 0.1)                  # None: the gradient went to b_old
-except TypeError as err:
-    print("TypeError:", err)
+with warnings.catch_warnings():          # PyTorch also warns when .grad of a non-leaf is read
+    warnings.simplefilter("ignore")
+    try:
+        print(b.grad * 0.1)              # None: the gradient went to b_old
+    except TypeError as err:
+        print("TypeError:", err)
 
 
 # %% [markdown]
@@ -408,28 +422,38 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_04", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 3 · `fixed_update_loop(x, y, w, b, lr, steps)` (3 points)
 #
-# Write `buggy_update_loop` without its three bugs. `x` is `(N, D)`, `y` is `(N, K)`, and
-# `w` `(D, K)` and `b` `(K,)` are leaf tensors with `requires_grad=True`. Run `steps` steps of
-# gradient descent on the mean squared error `((x @ w + b - y) ** 2).mean()` and return
-# `(w, b, losses)`: the updated parameters, still leaf tensors that require grad (so training
-# could continue from them), and the list of `steps` losses as Python floats, each recorded
-# before its update.
+# Below is `buggy_update_loop` again, with the forward pass, the loss and the backward pass
+# kept; the three lines that update the parameters are gone. Write the update step so that
+# none of the three bugs remains:
+#
+# 1. the update is not recorded by autograd (`with torch.no_grad():`);
+# 2. `w` and `b` are updated **in place** (`-=`), so the caller's tensors are the ones
+#    trained, and the function returns those very tensors, still leaves that require grad
+#    (training could continue from them);
+# 3. each step uses only its own gradient: zero `w.grad` and `b.grad` (or set them to
+#    `None`) after the update.
+#
+# `x` is `(N, D)`, `y` is `(N, K)`, `w` `(D, K)` and `b` `(K,)` are leaf tensors with
+# `requires_grad=True`. The loss is the mean squared error, each loss is recorded as a
+# Python float before its update, and `(w, b, losses)` is returned. Do not modify `x` or
+# `y`. (You may also rewrite the whole function, as long as it keeps this contract.)
 
 # %% nbgrader={"grade": false, "grade_id": "fixed_update_loop", "locked": false, "schema_version": 3, "solution": true}
 def fixed_update_loop(x, y, w, b, lr, steps):
     """Gradient descent on the MSE of a linear model, with autograd done right."""
-    ### BEGIN SOLUTION
     losses = []
     for _ in range(steps):
         loss = ((x @ w + b - y) ** 2).mean()
         losses.append(loss.item())
         loss.backward()
+        # the update of w and b, and the zeroing of their gradients:
+        ### BEGIN SOLUTION
         with torch.no_grad():
             w -= lr * w.grad
             b -= lr * b.grad
-        w.grad.zero_()
-        b.grad.zero_()
-    ### END SOLUTION
+        w.grad = None
+        b.grad = None
+        ### END SOLUTION
     return w, b, losses
 
 
@@ -438,23 +462,30 @@ def fixed_update_loop(x, y, w, b, lr, steps):
 # dL/dw = 2/2 * (1*(-2) + 2*(-4)) = -10 and dL/db = 2/2 * (-2 - 4) = -6.
 w_t = torch.zeros(1, 1, requires_grad=True)
 b_t = torch.zeros(1, requires_grad=True)
-w_t, b_t, losses_t = fixed_update_loop(torch.tensor([[1.0], [2.0]]), torch.tensor([[2.0], [4.0]]),
-                                       w_t, b_t, lr=0.1, steps=1)
+w_out, b_out, losses_t = fixed_update_loop(torch.tensor([[1.0], [2.0]]), torch.tensor([[2.0], [4.0]]),
+                                           w_t, b_t, lr=0.1, steps=1)
 assert len(losses_t) == 1 and abs(losses_t[0] - 10.0) < 1e-5, \
     f"losses should be [10.0] (the loss before the update), got {losses_t}"
+assert w_out is w_t and b_out is b_t, \
+    "return the tensors you were given (update them in place, do not re-assign w or b)"
 assert torch.allclose(w_t.detach(), torch.tensor([[1.0]])), f"w should be 0 - 0.1 * (-10) = 1, got {w_t}"
 assert torch.allclose(b_t.detach(), torch.tensor([0.6])), f"b should be 0 - 0.1 * (-6) = 0.6, got {b_t}"
-assert w_t.is_leaf and w_t.requires_grad and b_t.is_leaf and b_t.requires_grad, \
-    "the returned w and b must be leaves that require grad (update in place under no_grad)"
-_, _, losses_t = fixed_update_loop(x_l, y_l, torch.zeros(5, 2, requires_grad=True),
-                                   torch.zeros(2, requires_grad=True), lr=0.2, steps=60)
-assert losses_t[-1] < 0.01 * losses_t[0], \
-    f"60 steps should fit the linear data of the demo; the loss went {losses_t[0]:.3g} -> {losses_t[-1]:.3g}"
-print("visible checks passed")
+# The grader's check: more steps, several outputs, a batch of one.
+check("ch03.fixed_update_loop", fixed_update_loop)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch03.fixed_update_loop", fixed_update_loop)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# The loop of the demo data, fixed: the loss now falls steadily.
+
+# %%
+with needs("fixed_update_loop"):
+    _, _, losses_fixed = fixed_update_loop(x_l, y_l, torch.zeros(5, 2, requires_grad=True),
+                                           torch.zeros(2, requires_grad=True), lr=0.2, steps=60)
+    print(f"loss {losses_fixed[0]:.3g} at the start, {losses_fixed[-1]:.3g} after 60 steps")
+
 
 # %% [markdown]
 # ## 8. Chapter 01's network, with autograd
@@ -473,8 +504,9 @@ _check("ch03.fixed_update_loop", fixed_update_loop)
 # device. The prediction is `relu(x @ w1) @ w2` and the loss is the **sum** of squared
 # errors, as in chapter 01. Run `steps` steps of gradient descent with autograd computing the
 # gradients, and return `(w1, w2, losses)`: the trained weights, still leaves that require
-# grad (updating them in place is the natural way), and the `steps` losses as Python floats,
-# each recorded before its update.
+# grad (updating them in place is the natural way, so the caller's `w1` and `w2` may
+# change), and the `steps` losses as Python floats, each recorded before its update. Do not
+# modify `x` or `y`.
 
 # %% nbgrader={"grade": false, "grade_id": "autograd_two_layer_train", "locked": false, "schema_version": 3, "solution": true}
 def autograd_two_layer_train(x, y, w1, w2, lr, steps):
@@ -507,7 +539,7 @@ assert abs(losses_t[0] - first_loss) < 1e-9 * max(1.0, first_loss), \
     "losses[0] must be the loss of the initial weights (record it before the update)"
 assert losses_t[-1] < losses_t[0], "the loss should fall with a small learning rate"
 assert w1_t.is_leaf and w1_t.requires_grad, "the returned w1 must still be a leaf that requires grad"
-print("visible checks passed")
+check("ch03.autograd_two_layer_train", autograd_two_layer_train)
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
 _check("ch03.autograd_two_layer_train", autograd_two_layer_train)
@@ -530,12 +562,13 @@ w2 = torch.randn(H, D_out, device=device, requires_grad=True)
 learning_rate = 1e-6
 rounds = pick(full=10, quick=2)
 history = []
-for _ in progress(range(rounds), desc=f"training on {device}"):
-    w1, w2, losses = autograd_two_layer_train(x, y, w1, w2, learning_rate, steps=50)
-    history += losses
-print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
-loss_curve(history, title=f"Two-layer net with autograd ({device})")
-plt.show()
+with needs("autograd_two_layer_train"):
+    for _ in progress(range(rounds), desc=f"training on {device}"):
+        w1, w2, losses = autograd_two_layer_train(x, y, w1, w2, learning_rate, steps=50)
+        history += losses
+    print(f"loss: {history[0]:.4g} at the start, {history[-1]:.4g} after {len(history)} steps")
+    loss_curve(history, title=f"Two-layer net with autograd ({device})")
+    plt.show()
 
 # %% [markdown]
 # ## 9. Static graphs and dynamic graphs
@@ -571,9 +604,11 @@ except torch.fx.proxy.TraceError as err:
 
 # %% [markdown]
 # Autograd has no such problem because it never traces ahead of time: its graph is
-# recorded *during* each call, from the operations that actually ran, and is thrown away
-# after `backward()`. Every call of `bumpy` gets the graph of its own branch, and the
-# gradients follow it (the relu branch and the tanh branch give different formulas):
+# recorded *during* each call, from the operations that actually ran. `backward()` frees
+# the tensors the graph saved for it (the intermediate values), so that graph cannot be
+# walked a second time without `retain_graph=True`; the next call records a new graph
+# anyway. Every call of `bumpy` gets the graph of its own branch, and the gradients follow
+# it (the relu branch and the tanh branch give different formulas):
 
 # %%
 for x_b in (torch.ones(1, 3), torch.full((1, 3), -0.5)):

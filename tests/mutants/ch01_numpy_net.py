@@ -10,44 +10,60 @@ MUTANTS = {
                 h = x @ w1
                 h_relu = h
                 return h, h_relu, h_relu @ w2
-            """, "the ReLU max(h, 0) is missing"),
+            """, "the ReLU max(h, 0) is missing", "value"),
         Variant("ReLU after the output layer", """
             def forward(x, w1, w2):
                 h = x @ w1
                 h_relu = np.maximum(h, 0)
                 return h, h_relu, np.maximum(h_relu @ w2, 0)
-            """, "`y_pred` is wrong"),
+            """, "the output layer is linear", "value"),
         Variant("returns torch tensors", """
             def forward(x, w1, w2):
                 import torch
                 h = torch.from_numpy(x) @ torch.from_numpy(w1)
                 h_relu = h.clamp(min=0)
                 return h, h_relu, h_relu @ torch.from_numpy(w2)
-            """, "numpy only"),
+            """, "numpy only", "rule"),
         Variant("float32 inside", """
             def forward(x, w1, w2):
                 h = x.astype(np.float32) @ w1.astype(np.float32)
                 h_relu = np.maximum(h, 0)
                 return h, h_relu, h_relu @ w2.astype(np.float32)
-            """, "keep the input's dtype"),
+            """, "keep the input's dtype", "value"),
+        Variant("ReLU overwrites h", """
+            def forward(x, w1, w2):
+                h = x @ w1
+                h_relu = np.maximum(h, 0, out=h)
+                return h, h_relu, h_relu @ w2
+            """, "overwrote it", "value"),
     ],
     "sse_loss": [
         Variant("mean instead of sum", """
             def sse_loss(y_pred, y):
                 return np.mean((y_pred - y) ** 2)
-            """, "mean of the squared errors"),
+            """, "mean of the squared errors", "value"),
         Variant("square root (a norm)", """
             def sse_loss(y_pred, y):
                 return np.linalg.norm(y_pred - y)
-            """, "leave out the sqrt"),
+            """, "leave out the sqrt", "value"),
         Variant("absolute errors", """
             def sse_loss(y_pred, y):
                 return np.abs(y_pred - y).sum()
-            """, "absolute errors"),
+            """, "absolute errors", "value"),
         Variant("returns an array", """
             def sse_loss(y_pred, y):
                 return ((y_pred - y) ** 2).sum(axis=1)
-            """, "return a plain number"),
+            """, "return a plain number", "value"),
+        Variant("subtracts in place", """
+            def sse_loss(y_pred, y):
+                y_pred -= y
+                return float((y_pred ** 2).sum())
+            """, "not to modify the arrays you are given", "contract"),
+        Variant("torch inside", """
+            def sse_loss(y_pred, y):
+                import torch
+                return float(((torch.from_numpy(y_pred) - torch.from_numpy(y)) ** 2).sum())
+            """, "numpy only", "rule"),
     ],
     "backward": [
         Variant("missing ReLU mask", """
@@ -56,35 +72,52 @@ MUTANTS = {
                 grad_w2 = h_relu.T @ grad_y_pred
                 grad_h = grad_y_pred @ w2.T
                 return x.T @ grad_h, grad_w2
-            """, "ReLU mask"),
+            """, "ReLU mask", "value"),
         Variant("transposed gradient", """
             def backward(x, y, h, h_relu, y_pred, w2):
                 grad_y_pred = 2.0 * (y_pred - y)
                 grad_w2 = grad_y_pred.T @ h_relu
                 grad_h = (grad_y_pred @ w2.T) * (h > 0)
                 return x.T @ grad_h, grad_w2
-            """, "transpose of the expected one"),
+            """, "transpose of the expected one", "value"),
         Variant("forgot the factor 2", """
             def backward(x, y, h, h_relu, y_pred, w2):
                 grad_y_pred = y_pred - y
                 grad_w2 = h_relu.T @ grad_y_pred
                 grad_h = (grad_y_pred @ w2.T) * (h > 0)
                 return x.T @ grad_h, grad_w2
-            """, "is 2 (y_pred - y)"),
+            """, "is 2 (y_pred - y)", "value"),
         Variant("gradient of the mean loss", """
             def backward(x, y, h, h_relu, y_pred, w2):
                 grad_y_pred = 2.0 * (y_pred - y) / y.size
                 grad_w2 = h_relu.T @ grad_y_pred
                 grad_h = (grad_y_pred @ w2.T) * (h > 0)
                 return x.T @ grad_h, grad_w2
-            """, "a sum where a mean belongs"),
+            """, "a sum where a mean belongs", "value"),
         Variant("mask zeroes the wrong entries", """
             def backward(x, y, h, h_relu, y_pred, w2):
                 grad_y_pred = 2.0 * (y_pred - y)
                 grad_w2 = h_relu.T @ grad_y_pred
                 grad_h = (grad_y_pred @ w2.T) * (h < 0)
                 return x.T @ grad_h, grad_w2
-            """, "`grad_w1` is wrong"),
+            """, "the ReLU mask is inverted", "value"),
+        Variant("error computed in place on y_pred", """
+            def backward(x, y, h, h_relu, y_pred, w2):
+                grad_y_pred = y_pred
+                grad_y_pred -= y
+                grad_y_pred *= 2
+                grad_w2 = h_relu.T @ grad_y_pred
+                grad_h = (grad_y_pred @ w2.T) * (h > 0)
+                return x.T @ grad_h, grad_w2
+            """, "not to modify the arrays you are given", "contract"),
+        Variant("torch does the arithmetic", """
+            def backward(x, y, h, h_relu, y_pred, w2):
+                import torch
+                g = 2.0 * (torch.from_numpy(y_pred) - torch.from_numpy(y))
+                grad_w2 = torch.from_numpy(h_relu).T @ g
+                grad_h = (g @ torch.from_numpy(w2).T) * torch.from_numpy(h > 0)
+                return (torch.from_numpy(x).T @ grad_h).numpy(), grad_w2.numpy()
+            """, "numpy only", "rule"),
     ],
     "train": [
         Variant("off-by-one loop", """
@@ -96,7 +129,7 @@ MUTANTS = {
                     g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
                     w1, w2 = w1 - lr * g1, w2 - lr * g2
                 return w1, w2, losses
-            """, "one step too few or too many"),
+            """, "one step too few or too many", "value"),
         Variant("gradient ascent", """
             def train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -106,7 +139,7 @@ MUTANTS = {
                     g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
                     w1, w2 = w1 + lr * g1, w2 + lr * g2
                 return w1, w2, losses
-            """, "`losses` is wrong"),
+            """, "subtract lr * gradient (descent)", "value"),
         Variant("loss recorded after the update", """
             def train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -116,7 +149,7 @@ MUTANTS = {
                     w1, w2 = w1 - lr * g1, w2 - lr * g2
                     losses.append(sse_loss(forward(x, w1, w2)[2], y))
                 return w1, w2, losses
-            """, "`losses` is wrong"),
+            """, "record each loss before its update", "value"),
         Variant("only w2 is updated", """
             def train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -126,7 +159,40 @@ MUTANTS = {
                     g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
                     w2 = w2 - lr * g2
                 return w1, w2, losses
-            """, "is wrong"),
+            """, "update both weights", "value"),
+        Variant("updates the caller's arrays in place", """
+            def train(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    h, h_relu, y_pred = forward(x, w1, w2)
+                    losses.append(sse_loss(y_pred, y))
+                    g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
+                    w1 -= lr * g1
+                    w2 -= lr * g2
+                return w1, w2, losses
+            """, "writes into the caller's array", "contract"),
+        Variant("backward's gradients unpacked in the wrong order", """
+            def train(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    h, h_relu, y_pred = forward(x, w1, w2)
+                    losses.append(sse_loss(y_pred, y))
+                    g2, g1 = backward(x, y, h, h_relu, y_pred, w2)
+                    w1, w2 = w1 - lr * g1, w2 - lr * g2
+                return w1, w2, losses
+            """, "backward returns (grad_w1, grad_w2)", "dependency"),
+        Variant("torch for the update", """
+            def train(x, y, w1, w2, lr, steps):
+                import torch
+                losses = []
+                for _ in range(steps):
+                    h, h_relu, y_pred = forward(x, w1, w2)
+                    losses.append(sse_loss(y_pred, y))
+                    g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
+                    w1 = (torch.from_numpy(w1) - lr * torch.from_numpy(g1)).numpy()
+                    w2 = (torch.from_numpy(w2) - lr * torch.from_numpy(g2)).numpy()
+                return w1, w2, losses
+            """, "numpy only", "rule"),
     ],
 }
 
@@ -138,6 +204,15 @@ ALTERNATIVES = {
                 h_relu = np.where(h > 0, h, 0.0)
                 y_pred = np.dot(h_relu, w2)
                 return h, h_relu, y_pred
+            """),
+        Variant("a relu helper of my own, float64 kept", """
+            def relu(a):
+                return a * (a > 0)
+
+            def forward(x, w1, w2):
+                h = x.dot(w1)
+                h_relu = relu(h)
+                return h, h_relu, h_relu.dot(w2)
             """),
         Variant("explicit loops over the batch", """
             def forward(x, w1, w2):
@@ -163,6 +238,16 @@ ALTERNATIVES = {
             """),
     ],
     "backward": [
+        Variant("np.where mask, a helper for the layer", """
+            def linear_backward(inp, grad_out, w):
+                return inp.T @ grad_out, grad_out @ w.T
+
+            def backward(x, y, h, h_relu, y_pred, w2):
+                grad_y_pred = 2.0 * (y_pred - y)
+                grad_w2, grad_h_relu = linear_backward(h_relu, grad_y_pred, w2)
+                grad_h = np.where(h > 0, grad_h_relu, 0.0)
+                return x.T @ grad_h, grad_w2
+            """),
         Variant("mask from h_relu, in-place copy", """
             def backward(x, y, h, h_relu, y_pred, w2):
                 grad_y_pred = 2 * (y_pred - y)
@@ -190,6 +275,19 @@ ALTERNATIVES = {
                     g1, g2 = backward(x, y, h, h_relu, y_pred, w2)
                     w1 -= lr * g1
                     w2 -= lr * g2
+                return w1, w2, losses
+            """),
+        Variant("an update helper, losses as numpy floats", """
+            def step(w, g, lr):
+                return w - lr * g
+
+            def train(x, y, w1, w2, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    h, h_relu, y_pred = forward(x, w1, w2)
+                    losses.append(np.float64(sse_loss(y_pred, y)))
+                    grad_w1, grad_w2 = backward(x, y, h, h_relu, y_pred, w2)
+                    w1, w2 = step(w1, grad_w1, lr), step(w2, grad_w2, lr)
                 return w1, w2, losses
             """),
         Variant("while loop", """

@@ -10,7 +10,7 @@ MUTANTS = {
                 x.requires_grad_(True)
                 f(x).backward()
                 return x.grad
-            """, "changed x.requires_grad"),
+            """, "differentiate a copy", "contract"),
         Variant("cleans up after backward on x", """
             def grad_of(f, x):
                 x.requires_grad_(True)
@@ -19,33 +19,27 @@ MUTANTS = {
                 x.grad = None
                 x.requires_grad_(False)
                 return g
-            """, "backward() adds into .grad"),
+            """, "backward() would store into the .grad", "contract"),
         Variant("no enable_grad: fails under no_grad", """
             def grad_of(f, x):
                 xx = x.detach().requires_grad_(True)
                 (g,) = torch.autograd.grad(f(xx), xx)
                 return g
-            """, "torch.enable_grad()"),
-        Variant("finite differences in the input's dtype", """
+            """, "torch.enable_grad()", "contract"),
+        Variant("differentiates in float32", """
             def grad_of(f, x):
-                eps = 1e-3
-                g = torch.zeros_like(x)
-                flat = g.view(-1)
-                for i in range(x.numel()):
-                    e = torch.zeros_like(x).view(-1)
-                    e[i] = eps
-                    e = e.view(x.shape)
-                    with torch.no_grad():
-                        flat[i] = (f(x + e) - f(x - e)) / (2 * eps)
+                with torch.enable_grad():
+                    xx = x.detach().float().requires_grad_(True)
+                    (g,) = torch.autograd.grad(f(xx), xx)
                 return g
-            """, "`grad` is wrong"),
+            """, "keep the input's dtype", "value"),
         Variant("gradient ascent direction", """
             def grad_of(f, x):
                 with torch.enable_grad():
                     xx = x.detach().requires_grad_(True)
                     (g,) = torch.autograd.grad(-f(xx), xx)
                 return g
-            """, "the sign is flipped"),
+            """, "the sign is flipped", "value"),
     ],
     "jacobian_rows": [
         Variant("columns instead of rows (transposed)", """
@@ -56,7 +50,7 @@ MUTANTS = {
                     rows = [torch.autograd.grad(y[i], xx, retain_graph=True)[0]
                             for i in range(y.shape[0])]
                 return torch.stack(rows, dim=1)
-            """, "transpose"),
+            """, "transpose", "value"),
         Variant(".grad never zeroed between rows", """
             def jacobian_rows(f, x):
                 xx = x.detach().requires_grad_(True)
@@ -67,7 +61,7 @@ MUTANTS = {
                         y[i].backward(retain_graph=True)
                         rows.append(xx.grad.clone())
                 return torch.stack(rows)
-            """, "accumulates over backward calls"),
+            """, "accumulates over backward calls", "value"),
         Variant("gradient of the sum in every row", """
             def jacobian_rows(f, x):
                 with torch.enable_grad():
@@ -75,7 +69,7 @@ MUTANTS = {
                     y = f(xx)
                     (g,) = torch.autograd.grad(y.sum(), xx)
                 return torch.stack([g] * y.shape[0])
-            """, "gradient of the sum of all outputs"),
+            """, "gradient of the sum of all outputs", "value"),
         Variant("retain_graph forgotten", """
             def jacobian_rows(f, x):
                 with torch.enable_grad():
@@ -83,11 +77,11 @@ MUTANTS = {
                     y = f(xx)
                     rows = [torch.autograd.grad(y[i], xx)[0] for i in range(y.shape[0])]
                 return torch.stack(rows)
-            """, "retain_graph=True"),
+            """, "retain_graph=True", "value"),
         Variant("torch.func.jacrev does it all", """
             def jacobian_rows(f, x):
                 return torch.func.jacrev(f)(x)
-            """, "breaks this exercise's rules"),
+            """, "build it row by row", "rule"),
         Variant("backward on the caller's x", """
             def jacobian_rows(f, x):
                 x.requires_grad_(True)
@@ -98,7 +92,24 @@ MUTANTS = {
                     y[i].backward(retain_graph=True)
                     rows.append(x.grad.clone())
                 return torch.stack(rows)
-            """, "changed x.requires_grad"),
+            """, "differentiate a copy", "contract"),
+        Variant("Jacobian rows written into a CPU tensor", """
+            def jacobian_rows(f, x):
+                with torch.enable_grad():
+                    xx = x.detach().requires_grad_(True)
+                    y = f(xx)
+                    J = torch.empty(y.shape[0], x.shape[0], dtype=x.dtype)
+                    for i in range(y.shape[0]):
+                        J[i] = torch.autograd.grad(y[i], xx, retain_graph=True)[0]
+                return J
+            """, "copied a tensor off the input's device", "device"),
+        Variant("jacrev under another name, one row at a time", """
+            from torch.func import jacrev as derivative
+
+            def jacobian_rows(f, x):
+                rows = [derivative(lambda v: f(v)[i])(x) for i in range(f(x).shape[0])]
+                return torch.stack(rows)
+            """, "build it row by row", "rule"),
     ],
     "fixed_update_loop": [
         Variant("update outside no_grad (bug 1 kept)", """
@@ -113,7 +124,7 @@ MUTANTS = {
                     w.grad.zero_()
                     b.grad.zero_()
                 return w, b, losses
-            """, "inside `with torch.no_grad():`"),
+            """, "inside `with torch.no_grad():`", "value"),
         Variant("re-assignment under no_grad (bug 2 kept)", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 losses = []
@@ -125,7 +136,7 @@ MUTANTS = {
                         w = w - lr * w.grad
                         b = b - lr * b.grad
                 return w, b, losses
-            """, "must still be leaf tensors that require grad"),
+            """, "re-assign", "contract"),
         Variant("gradients never zeroed (bug 3 kept)", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 losses = []
@@ -137,7 +148,7 @@ MUTANTS = {
                         w -= lr * w.grad
                         b -= lr * b.grad
                 return w, b, losses
-            """, "the gradients accumulate"),
+            """, "the gradients accumulate", "value"),
         Variant("only w.grad zeroed", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 losses = []
@@ -150,7 +161,7 @@ MUTANTS = {
                         b -= lr * b.grad
                     w.grad.zero_()
                 return w, b, losses
-            """, "b.grad is never zeroed"),
+            """, "b.grad is never zeroed", "value"),
         Variant("sum instead of mean", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 losses = []
@@ -164,7 +175,7 @@ MUTANTS = {
                     w.grad = None
                     b.grad = None
                 return w, b, losses
-            """, "the loss is the mean"),
+            """, "the loss is the mean", "value"),
         Variant("losses kept as tensors", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 losses = []
@@ -178,7 +189,18 @@ MUTANTS = {
                     w.grad = None
                     b.grad = None
                 return w, b, losses
-            """, "loss.item()"),
+            """, "loss.item()", "value"),
+        Variant("re-assignment outside no_grad", """
+            def fixed_update_loop(x, y, w, b, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = ((x @ w + b - y) ** 2).mean()
+                    losses.append(loss.item())
+                    loss.backward()
+                    w = w - lr * w.grad
+                    b = b - lr * b.grad
+                return w, b, losses
+            """, "re-assign", "contract"),
     ],
     "autograd_two_layer_train": [
         Variant("gradients never zeroed", """
@@ -192,7 +214,7 @@ MUTANTS = {
                         w1 -= lr * w1.grad
                         w2 -= lr * w2.grad
                 return w1, w2, losses
-            """, "zero w1.grad and w2.grad"),
+            """, "zero w1.grad and w2.grad", "value"),
         Variant("update outside no_grad", """
             def autograd_two_layer_train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -205,7 +227,7 @@ MUTANTS = {
                     w1.grad.zero_()
                     w2.grad.zero_()
                 return w1, w2, losses
-            """, "in-place operation"),
+            """, "inside `with torch.no_grad():`", "value"),
         Variant("re-assigned weights", """
             def autograd_two_layer_train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -216,7 +238,7 @@ MUTANTS = {
                     w1 = w1 - lr * w1.grad
                     w2 = w2 - lr * w2.grad
                 return w1, w2, losses
-            """, "must still be leaf tensors"),
+            """, "re-assigning", "contract"),
         Variant("mean squared error", """
             def autograd_two_layer_train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -230,7 +252,7 @@ MUTANTS = {
                     w1.grad = None
                     w2.grad = None
                 return w1, w2, losses
-            """, "the loss is the sum"),
+            """, "the loss is the sum", "value"),
         Variant("loss recorded after the update", """
             def autograd_two_layer_train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -244,7 +266,7 @@ MUTANTS = {
                     w1.grad = None
                     w2.grad = None
                 return w1, w2, losses
-            """, "record each loss before its update"),
+            """, "record each loss before its update", "value"),
         Variant("no ReLU", """
             def autograd_two_layer_train(x, y, w1, w2, lr, steps):
                 losses = []
@@ -258,7 +280,7 @@ MUTANTS = {
                     w1.grad = None
                     w2.grad = None
                 return w1, w2, losses
-            """, "`losses` is wrong"),
+            """, "the hidden layer has no ReLU", "value"),
     ],
 }
 
@@ -330,11 +352,9 @@ ALTERNATIVES = {
                         b.sub_(lr * gb)
                 return w, b, losses
             """),
-        Variant("fresh leaves, .data updates, F.mse_loss", """
+        Variant(".data updates, F.mse_loss, grads set to None first", """
             def fixed_update_loop(x, y, w, b, lr, steps):
                 import torch.nn.functional as F
-                w = w.detach().clone().requires_grad_()
-                b = b.detach().clone().requires_grad_()
                 losses = []
                 for _ in range(steps):
                     w.grad = None
@@ -344,6 +364,22 @@ ALTERNATIVES = {
                     loss.backward()
                     w.data -= lr * w.grad
                     b.data -= lr * b.grad
+                return w, b, losses
+            """),
+        Variant("a helper for the update, zero_ inside no_grad", """
+            def sgd_step(params, lr):
+                with torch.no_grad():
+                    for p in params:
+                        p -= lr * p.grad
+                        p.grad.zero_()
+
+            def fixed_update_loop(x, y, w, b, lr, steps):
+                losses = []
+                for _ in range(steps):
+                    loss = ((x @ w + b - y) ** 2).mean()
+                    losses.append(loss.item())
+                    loss.backward()
+                    sgd_step((w, b), lr)
                 return w, b, losses
             """),
     ],

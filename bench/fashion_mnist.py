@@ -2,7 +2,7 @@
 
     python bench/fashion_mnist.py --mode quick|full|both [--threads 2]
 
-Trains `autograder.specs.ch10.reference_cnn()` (the architecture chapter 10's `build_cnn`
+Trains `autograder.grader.specs.ch10.reference_cnn()` (the architecture chapter 10's `build_cnn`
 builds) and prints the test accuracy and the wall time of each mode, everything included
 (loading the data, training, evaluating):
 
@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from autograder.specs.ch10 import MEAN, STD, reference_cnn  # noqa: E402
-from autograder.training import fashion_mnist, run_epoch, seed_everything  # noqa: E402
+from autograder.grader.reference_training import run_epoch  # noqa: E402
+from autograder.grader.specs.ch10 import MEAN, STD, reference_cnn  # noqa: E402
+from autograder.learner.training import fashion_mnist, seed_everything  # noqa: E402
 
 QUICK_IMAGES, QUICK_BATCH, QUICK_LR = 24_000, 64, 4e-3
 FULL_EPOCHS, FULL_BATCH, FULL_LR = 15, 128, 4e-3

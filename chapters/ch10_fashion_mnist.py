@@ -19,9 +19,8 @@
 # 5. `confusion_matrix(y_true, y_pred, n_classes)`: who is mistaken for whom,
 # 6. `precision_recall_f1(y_true, y_pred, n_classes)`: per-class metrics.
 #
-# The hidden checks compare your dataset item by item with torchvision's, your training
-# loop with the course's reference loop, and your metrics with scikit-learn's, on every
-# device this machine has. Run `check("ch10.<exercise>", <object>)` whenever you like.
+# Each exercise is followed by its test cell (chapter 01 explains how grading works), and
+# each statement says everything its checks look at.
 #
 # **Quick mode.** When `COURSE_QUICK=1` (autograding, CI), every training and timing cell
 # works on a small subset so the notebook runs in seconds; results are then rough.
@@ -30,6 +29,7 @@
 import os
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -38,14 +38,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from PIL import Image
-from torchvision import datasets, transforms as T
+from torchvision import datasets
+from torchvision.transforms import v2
 
-from autograder import check, check_chapter, default_device, pick, quick_mode
+from autograder import check, check_chapter, default_device, needs, pick
 from autograder.learner.data import data_root, write_csv
 from autograder import loss_curve, progress
 from autograder import CLASSES, seed_everything
 
-if quick_mode():
+QUICK = pick(full=False, quick=True)
+if QUICK:
     torch.set_num_threads(1)   # autograding runs several notebooks at once: one core each
 
 DATA = data_root()             # the folder `make data` filled (data/ in the repository)
@@ -72,9 +74,38 @@ print("item 0:", type(image).__name__, image.mode, image.size, "| label", label,
       f"= {CLASSES[label]}")
 
 # %% [markdown]
+# What does torchvision do with those files? Nothing you could not do in a few lines. An
+# IDX file starts with a header: two zero bytes, a type code (`0x08`: unsigned bytes), the
+# number of dimensions, then each dimension's size as a 4-byte big-endian integer; the
+# values follow, row by row. numpy reads the rest in one call:
+
+# %%
+import struct
+
+
+def read_idx(path):
+    """An IDX file of unsigned bytes as a numpy array of its stated shape."""
+    with open(path, "rb") as f:
+        zero, type_code, ndim = struct.unpack(">HBB", f.read(4))
+        assert zero == 0 and type_code == 0x08, "not an IDX file of unsigned bytes"
+        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        return np.frombuffer(f.read(), dtype=np.uint8).reshape(shape)
+
+
+raw_dir = os.path.join(DATA, "FashionMNIST", "raw")
+my_images = read_idx(os.path.join(raw_dir, "train-images-idx3-ubyte"))
+my_labels = read_idx(os.path.join(raw_dir, "train-labels-idx1-ubyte"))
+print("images", my_images.shape, my_images.dtype, "| first labels", my_labels[:8])
+print("the same as torchvision's:", np.array_equal(my_images, tv_train.data.numpy()),
+      np.array_equal(my_labels, tv_train.targets.numpy()))
+
+# %% [markdown]
 # Numbers do not tell you whether the data makes sense; pictures do. Look at a few
 # images with their labels before training anything: you would spot at once labels that
-# do not match the pictures, images stored transposed, or an all-black batch.
+# do not match the pictures, images stored transposed, or an empty batch. In the files a
+# pixel is 0 for the background and up to 255 for the brightest part of the garment; we
+# draw with the reversed grey colour map `gray_r`, which paints 0 white and 255 black, so
+# the clothes appear dark on a white page.
 
 # %%
 fig, axes = plt.subplots(3, 8, figsize=(11, 4.6))
@@ -92,14 +123,16 @@ plt.show()
 #
 # Data often arrives as a table instead, here a CSV file with one row per image:
 # `label, pixel1, ..., pixel784`, the 784 pixels of the 28 × 28 picture row by row (0 is
-# white, 255 black). `write_csv` writes these files from the raw data the first time
-# (later calls just check them). In quick mode we read only the first rows.
+# the background, 255 the brightest; our plots show 0 as white). `write_csv` writes these
+# files from the raw data the first time (later calls just check them). In quick mode we
+# read only the first rows.
 #
 # A PyTorch `Dataset` needs just two methods: `__len__` (how many items) and
 # `__getitem__(i)` (item number `i`). The `DataLoader` then takes care of batching,
 # shuffling and parallel loading. Doing the expensive work once in `__init__` (turning
 # the frame into one `uint8` array) keeps `__getitem__` fast, and it is called 60,000
-# times per epoch.
+# times per epoch. (The name is `__getitem__`, one word: some tutorials write
+# `__get_item__`, which Python never calls, so `dataset[i]` then fails.)
 
 # %% nbgrader={"grade": false, "grade_id": "locked_03", "locked": true, "schema_version": 3, "solution": false}
 csv_files = write_csv()
@@ -113,7 +146,7 @@ df_train.iloc[:3, :8]
 # ### Exercise 1 · `FMDataset(df, transform=None)` (2 points)
 #
 # Write a `Dataset` over a frame with the CSV layout (column `label`, then `pixel1` to
-# `pixel784`) whose items are **exactly torchvision's** for the same images:
+# `pixel784`, int64) whose items are **exactly torchvision's** for the same images:
 #
 # * `len(dataset)` is the number of rows;
 # * `dataset[i]` is the pair `(image, label)` of the `i`-th row *by position* (the frame
@@ -121,6 +154,11 @@ df_train.iloc[:3, :8]
 #   (`Image.fromarray` of a `(28, 28)` `uint8` array), `label` the class index as a Python
 #   `int` like torchvision's (a numpy or 0-d tensor integer is accepted too, not a float);
 # * when `transform` is not `None`, `image` is replaced by `transform(image)`.
+#
+# Do not modify `df` (no `inplace=True`, no `df.pop`): the caller may use it again. The
+# checks compare every item with torchvision's on random rows of the training set, without
+# a transform and with several (`ToImage`/`ToDtype`, `Normalize`, `Resize`/`CenterCrop`, and
+# random augmentations seeded identically on both sides), and check that `df` is unchanged.
 
 # %% nbgrader={"grade": false, "grade_id": "FMDataset", "locked": false, "schema_version": 3, "solution": true}
 class FMDataset(Dataset):
@@ -157,9 +195,9 @@ assert isinstance(img_c, Image.Image) and img_c.mode == "L", \
 assert not torch.as_tensor(lab_c).is_floating_point() and int(lab_c) == tv_test[6][1], \
     f"label of test image 6: the int {tv_test[6][1]}, got {lab_c!r}"
 assert np.array_equal(np.array(img_c), np.array(tv_test[6][0])), "image 6 differs from torchvision's"
-x_c, _ = FMDataset(df_test.iloc[:2], T.ToTensor())[0]
+x_c, _ = FMDataset(df_test.iloc[:2], v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]))[0]
 assert x_c.shape == (1, 28, 28) and x_c.dtype == torch.float32 and 0 <= x_c.min() <= x_c.max() <= 1, \
-    "ToTensor of the image: float32 in [0, 1], shape (1, 28, 28)"
+    "ToImage + ToDtype(scale=True) of the image: float32 in [0, 1], shape (1, 28, 28)"
 print("visible checks passed")
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
@@ -167,34 +205,73 @@ _check("ch10.FMDataset", FMDataset)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ### A third way in: a folder of image files
+#
+# Photos usually arrive as files, one folder per class: `root/Sandal/001.png`, ...
+# torchvision's `ImageFolder` turns such a tree into a dataset without any code: the
+# sorted folder names become the classes, and an item is `(image, class index)`. The cell
+# below writes a few training images as PNG files into a temporary folder, then reads them
+# back. Two things to notice: `ImageFolder` numbers the classes in *alphabetical* order of
+# the folder names (not in `CLASSES`' order, and only the classes it finds), and it opens
+# every file as RGB, so a `Grayscale` transform brings our images back to one channel.
+
+# %%
+with tempfile.TemporaryDirectory() as folder:
+    for k in range(12):
+        img, lab = tv_train[k]
+        class_dir = os.path.join(folder, CLASSES[lab].replace("/", "-"))
+        os.makedirs(class_dir, exist_ok=True)
+        img.save(os.path.join(class_dir, f"{k:03d}.png"))
+    files = datasets.ImageFolder(folder, transform=v2.Compose(
+        [v2.Grayscale(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]))
+    x_f, y_f = files[0]
+    print(len(files), "files;", "classes:", files.class_to_idx)
+    print("item 0:", tuple(x_f.shape), x_f.dtype, "label", y_f, "=", files.classes[y_f])
+    original = tv_train.data[int(os.path.basename(files.samples[0][0])[:3])].float()
+    print(f"largest difference from the original: {float((x_f[0] * 255 - original).abs().max()):.2g} "
+          "grey levels")
+    print(f"'{files.classes[y_f]}' is class {y_f} for ImageFolder, class "
+          f"{CLASSES.index(files.classes[y_f])} in CLASSES: keep the mapping with the data")
+
+# %% [markdown]
 # ## 3. Transforms: from pictures to tensors, and a little augmentation
 #
-# A network wants float tensors, not PIL images. `T.ToTensor()` turns a `uint8` image of
-# shape `(H, W)` into a `float32` tensor `(1, H, W)` in `[0, 1]` (it divides by 255 only
-# for `uint8` input, which is one reason to keep images `uint8` until then).
-# `T.Normalize(mean, std)` then centres the pixels: inputs with mean 0 and standard
+# A network wants float tensors, not PIL images. torchvision's current transforms live in
+# `torchvision.transforms.v2`: `v2.ToImage()` turns a PIL image of shape `(H, W)` into a
+# `uint8` tensor of shape `(1, H, W)`, channels first (PyTorch's layout, C × H × W), and
+# `v2.ToDtype(torch.float32, scale=True)` makes it `float32` in `[0, 1]` (it divides by 255
+# only for integer input, which is one reason to keep images `uint8` until then). The older
+# `transforms.ToTensor()` did both at once; it is deprecated in v2, and it, too, returns
+# C × H × W (some tutorials call that "TensorFlow's layout": TensorFlow uses H × W × C).
+# `v2.Normalize(mean, std)` then centres the pixels: inputs with mean 0 and standard
 # deviation 1 make the first layer's job, and the optimiser's, easier. The statistics come
-# from the **training** images only, never from the test images you will report on.
+# from the **training** images only: not from the validation images we hold out below,
+# nor from the test images you will report on.
 #
 # **Augmentation** shows the network a slightly different version of each image every
 # epoch: shifted a little (`RandomCrop` of a padded image), mirrored (`RandomHorizontalFlip`:
 # a mirrored shoe is still a shoe), turned a few degrees (`RandomRotation`). The model
 # cannot memorise exact pixels, so it generalises better. It is for training only: the
-# test images are shown as they are. `T.Compose` chains transforms in order, and the
-# random ones act on the PIL image, before `ToTensor`.
+# test images are shown as they are. `v2.Compose` chains transforms in order; the random
+# ones act on the image before it becomes a float tensor.
 
 # %%
-pixels = torch.from_numpy(df_train.drop(columns="label").to_numpy() / 255.0)
+# The split first: the last 10,000 training images are held out for validation (choosing
+# epochs, learning rates...), so the statistics come from the rows we train on only.
+train_rows = pick(full=50000, quick=1024)
+val_rows = range(50000, 50000 + pick(full=10000, quick=500))
+pixels = torch.from_numpy(df_train.iloc[:train_rows, 1:].to_numpy() / 255.0)
 MEAN, STD = pixels.mean().item(), pixels.std().item()
-print(f"training pixels: mean {MEAN:.4f}, std {STD:.4f}")
+print(f"pixels of the {train_rows} training rows: mean {MEAN:.4f}, std {STD:.4f}")
 
-to_input = T.Compose([T.ToTensor(), T.Normalize((MEAN,), (STD,))])
-augment = T.Compose([
-    T.RandomCrop(28, padding=2),
-    T.RandomHorizontalFlip(),
-    T.RandomRotation(10),
-    T.ToTensor(),
-    T.Normalize((MEAN,), (STD,)),
+to_float = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+to_input = v2.Compose(to_float + [v2.Normalize([MEAN], [STD])])
+augment = v2.Compose([
+    v2.RandomCrop(28, padding=2),
+    v2.RandomHorizontalFlip(),
+    v2.RandomRotation(10),
+    *to_float,
+    v2.Normalize([MEAN], [STD]),
 ])
 x0 = to_input(tv_train[0][0])
 print("one input:", tuple(x0.shape), x0.dtype, f"mean {x0.mean():.2f}")
@@ -206,6 +283,24 @@ for k, ax in enumerate(axes):
     view = (augment if k else to_input)(tv_train[0][0])
     ax.imshow(view[0], cmap="gray_r")
     ax.set_title("original" if k == 0 else f"augmented {k}", fontsize=8)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# Images of other sizes are brought to the network's size with two more transforms:
+# `v2.Resize(n)` scales the image so that its shorter side is `n` pixels (keeping the
+# aspect ratio), and `v2.CenterCrop(n)` cuts the central `n × n` square. Pretrained
+# networks, for instance, expect 224 × 224 inputs: `Resize(256)` then `CenterCrop(224)` is
+# the usual recipe. Here on one of our images:
+
+# %%
+resized = v2.Resize(56)(tv_train[0][0])
+cropped = v2.CenterCrop(20)(tv_train[0][0])
+fig, axes = plt.subplots(1, 3, figsize=(6, 2.2))
+for ax, (title, img) in zip(axes, [("original", tv_train[0][0]), ("Resize(56)", resized),
+                                   ("CenterCrop(20)", cropped)]):
+    ax.imshow(img, cmap="gray_r")
+    ax.set_title(f"{title}: {img.size[0]} x {img.size[1]}", fontsize=8)
     ax.axis("off")
 plt.show()
 
@@ -225,11 +320,8 @@ plt.show()
 #   upset BatchNorm statistics; never for evaluation, where every image must count.
 
 # %%
-# The last 10,000 training images are held out for validation (choosing epochs, learning
-# rates...); the test images are kept for one final measurement.
-train_rows = pick(full=50000, quick=1024)
-val_rows = range(50000, 50000 + pick(full=10000, quick=500))
-# torchvision's dataset here; FMDataset(df_train, augment) gives the very same items
+# Training and validation rows as split above; the test images are kept for one final
+# measurement. torchvision's dataset here; FMDataset(df_train, augment) gives the very same items
 train_set = Subset(datasets.FashionMNIST(root=DATA, train=True, transform=augment), range(train_rows))
 val_set = Subset(datasets.FashionMNIST(root=DATA, train=True, transform=to_input), val_rows)
 train_loader = DataLoader(train_set, batch_size=64, shuffle=True, drop_last=True)
@@ -258,7 +350,12 @@ print(f"{len(train_set)} training images -> {len(train_loader)} batches of 64 (d
 #   scores, with `Dropout` against over-fitting.
 #
 # The last layer returns raw scores (**logits**), not probabilities: `nn.CrossEntropyLoss`
-# applies the log-softmax itself, in a numerically safer way.
+# applies the log-softmax itself, in a numerically safer way. Two details that tutorials
+# get wrong: its targets are the class indices themselves (int64), and nothing is one-hot
+# encoded anywhere: it picks the log-probability of the target class in each row, as
+# chapter 09's `nll` did. And its arguments come in the order **(input, target)**:
+# `loss_fn(logits, labels)`. Swapped, it fails at best (the labels are not floats), and at
+# worst, with float targets, silently computes something else.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_05", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 2 · `build_cnn()` (2 points)
@@ -300,13 +397,14 @@ _check("ch10.build_cnn", build_cnn)
 # Following one batch through the layers shows where the `32 * 7 * 7` comes from:
 
 # %%
-h, net = torch.zeros(2, 1, 28, 28), build_cnn()
-if isinstance(net, nn.Sequential):
-    for layer in net:
-        h = layer(h)
-        print(f"{type(layer).__name__:<12} -> {tuple(h.shape)}")
-else:
-    print(net)           # a module of your own: its forward decides the order
+with needs("build_cnn"):
+    h, net = torch.zeros(2, 1, 28, 28), build_cnn()
+    if isinstance(net, nn.Sequential):
+        for layer in net:
+            h = layer(h)
+            print(f"{type(layer).__name__:<12} -> {tuple(h.shape)}")
+    else:
+        print(net)           # a module of your own: its forward decides the order
 
 
 # %% [markdown]
@@ -328,10 +426,23 @@ else:
 # %% [markdown] nbgrader={"grade": false, "grade_id": "locked_06", "locked": true, "schema_version": 3, "solution": false}
 # ### Exercise 3 · `train_one_epoch(model, loader, loss_fn, optimizer, device)` (2 points)
 #
-# Train `model` for one pass over `loader` as described above (batches come from the
-# loader on the CPU; move them to `device`) and return the mean loss per example as a
-# Python `float`. The checks compare the weights after the epoch with the course's
-# reference loop, and the loss must fall.
+# Train `model` for one pass over `loader` as described above and return the mean loss
+# per example as a Python `float`:
+#
+# * `model.train()` first; then, for each batch, move `xb` and `yb` to `device` (the loader
+#   hands out CPU batches), run **one** forward pass `model(xb)`, compute
+#   `loss_fn(output, yb)`, and take one step with the `optimizer` you are given
+#   (`zero_grad`, `backward`, `step`);
+# * one forward pass per batch matters: every pass in training mode also updates
+#   BatchNorm's running statistics, so a second pass (say, to measure the loss again)
+#   trains a different model.
+#
+# The checks run your loop on a tiny CNN with BatchNorm (SGD with momentum, and Adam) and
+# compare the loss, the weights and the BatchNorm statistics after the epoch with the
+# course's reference loop. They also watch every forward pass (its mode, and whether its
+# batch was moved with `.to(device)`: the loader's batches are marked until they are
+# moved, so a forgotten `.to(device)` shows even without a GPU), count the optimizer's
+# steps, and check that the loss falls.
 
 # %% nbgrader={"grade": false, "grade_id": "train_one_epoch", "locked": false, "schema_version": 3, "solution": true}
 def train_one_epoch(model, loader, loss_fn, optimizer, device):
@@ -359,9 +470,17 @@ toy_loader = DataLoader(TensorDataset(toy_x, toy_y), batch_size=4)    # batches 
 toy_opt = torch.optim.SGD(toy_model.parameters(), lr=0.1)
 with torch.no_grad():
     before_c = nn.functional.cross_entropy(toy_model(toy_x), toy_y).item()
-loss_c = train_one_epoch(toy_model.eval(), toy_loader, nn.CrossEntropyLoss(), toy_opt, "cpu")
+passes_c = []                                                         # (training mode, gradients on)
+hook_c = toy_model.register_forward_pre_hook(lambda m, a: passes_c.append((m.training, torch.is_grad_enabled())))
+try:
+    with warnings.catch_warnings():      # e.g. float() of a tensor that requires grad
+        warnings.simplefilter("ignore")
+        loss_c = train_one_epoch(toy_model.eval(), toy_loader, nn.CrossEntropyLoss(), toy_opt, "cpu")
+finally:
+    hook_c.remove()
 assert isinstance(loss_c, float), f"return a Python float (loss.item()), got {type(loss_c)}"
-assert toy_model.training, "train_one_epoch must put the model in training mode (model.train())"
+assert len(passes_c) == 3, f"3 batches need 3 forward passes, one per batch; the model ran {len(passes_c)}"
+assert all(mode for mode, _ in passes_c), "every pass must run in training mode: call model.train() first"
 with torch.no_grad():
     after_c = nn.functional.cross_entropy(toy_model(toy_x), toy_y).item()
 assert after_c < before_c, f"one epoch should lower the loss: {before_c:.4f} -> {after_c:.4f}"
@@ -388,7 +507,12 @@ _check("ch10.train_one_epoch", train_one_epoch)
 # ### Exercise 4 · `evaluate(model, loader, loss_fn, device) -> (loss, accuracy)` (2 points)
 #
 # Return the mean loss per example and the accuracy (a fraction in [0, 1]), both Python
-# floats, computed in evaluation mode without building an autograd graph.
+# floats. Every forward pass runs in evaluation mode (`model.eval()`) and inside
+# `torch.no_grad()` (or `torch.inference_mode()`), on batches moved to `device`; nothing
+# is learned (no `backward`, the weights and their `.grad` stay as they are). You may put
+# the model back in the mode it had when you return (the checks look at the mode of each
+# forward pass, not at the mode afterwards). The checks compare the loss and the accuracy
+# with the course's reference loop on a tiny CNN with BatchNorm and Dropout.
 
 # %% nbgrader={"grade": false, "grade_id": "evaluate", "locked": false, "schema_version": 3, "solution": true}
 def evaluate(model, loader, loss_fn, device):
@@ -414,11 +538,20 @@ with torch.no_grad():
     fixed.bias.zero_()
 pts = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0]])     # logits = the points (third class 0)
 pts_loader = DataLoader(TensorDataset(pts, torch.tensor([0, 1, 2])), batch_size=2)
-loss_e, acc_e = evaluate(fixed, pts_loader, nn.CrossEntropyLoss(), "cpu")
-expected_loss = nn.functional.cross_entropy(fixed(pts), torch.tensor([0, 1, 2])).item()
+passes_e = []                                                         # (training mode, gradients on)
+hook_e = fixed.register_forward_pre_hook(lambda m, a: passes_e.append((m.training, torch.is_grad_enabled())))
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss_e, acc_e = evaluate(fixed.train(), pts_loader, nn.CrossEntropyLoss(), "cpu")
+finally:
+    hook_e.remove()
+with torch.no_grad():
+    expected_loss = nn.functional.cross_entropy(fixed(pts), torch.tensor([0, 1, 2])).item()
 assert isinstance(acc_e, float) and abs(acc_e - 2 / 3) < 1e-6, f"2 of 3 are right: accuracy 2/3, got {acc_e!r}"
 assert abs(loss_e - expected_loss) < 1e-6, f"mean loss per example {expected_loss:.6f}, got {loss_e!r}"
-assert not fixed.training, "evaluate must put the model in evaluation mode (model.eval())"
+assert passes_e and not any(mode for mode, _ in passes_e), "every pass must run in eval mode: call model.eval() first"
+assert not any(grad for _, grad in passes_e), "run the loop inside `with torch.no_grad():`"
 print("visible checks passed")
 ### BEGIN HIDDEN TESTS
 from autograder import check as _check
@@ -439,29 +572,54 @@ _check("ch10.evaluate", evaluate)
 # mode the run is tiny (about a thousand images), so expect modest accuracy; the full run
 # takes a while on a CPU. The benchmark script `bench/fashion_mnist.py` measures what this
 # CNN reaches on the whole test set.
+#
+# **Which device?** `default_device()` picks the accelerator when there is one. The idioms
+# you will meet elsewhere:
+#
+# * `torch.device("cuda")` is the current GPU, `torch.device("cuda:1")` the second one, and
+#   `torch.cuda.device_count()` says how many there are;
+# * `CUDA_VISIBLE_DEVICES=1 python train.py` (an environment variable, set before Python
+#   starts) hides every GPU but the second, which the program then sees as `cuda:0`: the
+#   usual way to run two jobs on two GPUs;
+# * `torch.accelerator` (PyTorch 2.6 and later) names whatever accelerator is present,
+#   CUDA, Apple's MPS or Intel's XPU, so code need not test each kind;
+# * several GPUs for one model: `nn.DataParallel(model)` splits each batch over the GPUs
+#   of one process (simple, but slower and no longer recommended); `DistributedDataParallel`
+#   (DDP) runs one process per GPU, each on its own share of the data (a
+#   `DistributedSampler`), and averages the gradients after every backward pass. DDP is
+#   the standard today, across machines too; the training loop itself stays the same.
 
 # %%
-seed_everything(0)
-model = build_cnn().to(device)
-loss_fn = nn.CrossEntropyLoss()
-optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-epochs = pick(full=8, quick=2)
-scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(epochs // 2, 1), gamma=0.3)
+print("training on:", device)
+print("CUDA GPUs visible:", torch.cuda.device_count(),
+      "| CUDA_VISIBLE_DEVICES =", os.environ.get("CUDA_VISIBLE_DEVICES"))
+print("torch.accelerator:", torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None)
+second_gpu = torch.device("cuda:1")                  # a name only: nothing is allocated
+print(f"{second_gpu}: type {second_gpu.type!r}, index {second_gpu.index}")
 
-history = {"train loss": [], "validation loss": []}
-for epoch in progress(range(epochs), desc="epochs"):
-    lr = optimizer.param_groups[0]["lr"]
-    train_loss = train_one_epoch(model, progress(train_loader, desc=f"epoch {epoch + 1}"),
-                                 loss_fn, optimizer, device)
-    val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
-    scheduler.step()
-    history["train loss"].append(train_loss)
-    history["validation loss"].append(val_loss)
-    print(f"epoch {epoch + 1}: lr {lr:.0e}, train loss {train_loss:.3f}, "
-          f"validation loss {val_loss:.3f}, accuracy {val_acc:.3f}")
+# %%
+with needs("build_cnn", "train_one_epoch", "evaluate"):
+    seed_everything(0)
+    model = build_cnn().to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    epochs = pick(full=8, quick=2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(epochs // 2, 1), gamma=0.3)
 
-loss_curve(history, title="Fashion-MNIST CNN", xlabel="epoch", log=False)
-plt.show()
+    history = {"train loss": [], "validation loss": []}
+    for epoch in progress(range(epochs), desc="epochs"):
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss = train_one_epoch(model, progress(train_loader, desc=f"epoch {epoch + 1}"),
+                                     loss_fn, optimizer, device)
+        val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
+        scheduler.step()
+        history["train loss"].append(train_loss)
+        history["validation loss"].append(val_loss)
+        print(f"epoch {epoch + 1}: lr {lr:.0e}, train loss {train_loss:.3f}, "
+              f"validation loss {val_loss:.3f}, accuracy {val_acc:.3f}")
+
+    loss_curve(history, title="Fashion-MNIST CNN", xlabel="epoch", log=False)
+    plt.show()
 
 # %% [markdown]
 # Only now, with every choice made, do we look at the test images, once:
@@ -469,8 +627,9 @@ plt.show()
 # %%
 test_set = Subset(datasets.FashionMNIST(root=DATA, train=False, transform=to_input),
                   range(pick(full=10000, quick=500)))
-test_loss, test_acc = evaluate(model, DataLoader(test_set, batch_size=256), loss_fn, device)
-print(f"test: loss {test_loss:.3f}, accuracy {test_acc:.3f} on {len(test_set)} images")
+with needs("build_cnn", "train_one_epoch", "evaluate"):
+    test_loss, test_acc = evaluate(model, DataLoader(test_set, batch_size=256), loss_fn, device)
+    print(f"test: loss {test_loss:.3f}, accuracy {test_acc:.3f} on {len(test_set)} images")
 
 
 # %% [markdown]
@@ -500,6 +659,10 @@ print(f"test: loss {test_loss:.3f}, accuracy {test_acc:.3f} on {len(test_set)} i
 # Return an int64 tensor of shape `(n_classes, n_classes)` on the inputs' device whose
 # entry `[i, j]` counts the examples with true class `i` predicted as `j` (scikit-learn's
 # convention). Careful: `cm[y_true, y_pred] += 1` does **not** count repeated pairs twice.
+# Create any new tensor on the inputs' device (`device=y_true.device`): the checks run your
+# function a second time with another default device, so a tensor created without
+# `device=` shows even without a GPU. Do not modify the tensors you are given. The checks
+# compare with scikit-learn, including classes that never occur.
 
 # %% nbgrader={"grade": false, "grade_id": "confusion_matrix", "locked": false, "schema_version": 3, "solution": true}
 def confusion_matrix(y_true, y_pred, n_classes):
@@ -529,7 +692,10 @@ _check("ch10.confusion_matrix", confusion_matrix)
 # tensors of shape `(n_classes,)` on the inputs' device: per-class precision, recall and
 # F1, with 0 wherever a denominator is 0 (like scikit-learn's `zero_division=0`).
 # Classes that never occur still get their entry. No Python loop over examples needed
-# (you may build on your `confusion_matrix`, or count directly).
+# (you may build on your `confusion_matrix`, or count directly; while this exercise is
+# checked, `confusion_matrix` is the course's own, so a mistake there is not counted
+# twice). As above, create any new tensor on the inputs' device, and do not modify the
+# tensors you are given. The checks compare with scikit-learn (`zero_division=0`).
 
 # %% nbgrader={"grade": false, "grade_id": "precision_recall_f1", "locked": false, "schema_version": 3, "solution": true}
 def precision_recall_f1(y_true, y_pred, n_classes):
@@ -569,6 +735,7 @@ _check("ch10.precision_recall_f1", precision_recall_f1)
 # use as the oracle): the numbers should agree to the last digit.
 
 # %%
+from IPython.display import display
 from sklearn import metrics as skm
 
 def predict(model, loader):
@@ -582,34 +749,37 @@ def predict(model, loader):
     probs = torch.cat(probs)
     return torch.cat(ys), probs.argmax(dim=1), probs
 
-y_val, pred_val, prob_val = predict(model, val_loader)
-precision, recall, f1 = precision_recall_f1(y_val, pred_val, 10)
-sk_p, sk_r, sk_f, support = skm.precision_recall_fscore_support(y_val, pred_val, labels=range(10), zero_division=0)
-table = pd.DataFrame({"precision": precision.numpy(), "recall": recall.numpy(), "F1": f1.numpy(),
-                      "support": support}, index=CLASSES)
-print("largest difference from scikit-learn:",
-      float(np.abs(np.stack([sk_p, sk_r, sk_f]) - torch.stack([precision, recall, f1]).numpy()).max()))
-table.round(3)
+with needs("build_cnn", "train_one_epoch", "precision_recall_f1"):
+    y_val, pred_val, prob_val = predict(model, val_loader)
+    precision, recall, f1 = precision_recall_f1(y_val, pred_val, 10)
+    sk_p, sk_r, sk_f, support = skm.precision_recall_fscore_support(y_val, pred_val, labels=range(10),
+                                                                    zero_division=0)
+    table = pd.DataFrame({"precision": precision.numpy(), "recall": recall.numpy(), "F1": f1.numpy(),
+                          "support": support}, index=CLASSES)
+    print("largest difference from scikit-learn:",
+          float(np.abs(np.stack([sk_p, sk_r, sk_f]) - torch.stack([precision, recall, f1]).numpy()).max()))
+    display(table.round(3))
 
 # %%
-cm = confusion_matrix(y_val, pred_val, 10)
-assert np.array_equal(cm.numpy(), skm.confusion_matrix(y_val, pred_val, labels=range(10))), \
-    "your confusion_matrix differs from scikit-learn's"
-fig, ax = plt.subplots(figsize=(6.5, 5.5))
-im = ax.imshow(cm, cmap="Blues")
-ax.set_xticks(range(10), CLASSES, rotation=60, ha="right", fontsize=8)
-ax.set_yticks(range(10), CLASSES, fontsize=8)
-ax.set_xlabel("predicted")
-ax.set_ylabel("true")
-for i in range(10):
-    for j in range(10):
-        if cm[i, j]:
-            ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-fig.colorbar(im)
-ax.set_title("Confusion matrix (validation)")
-plt.tight_layout()
-plt.show()
+with needs("build_cnn", "train_one_epoch", "confusion_matrix"):
+    cm = confusion_matrix(y_val, pred_val, 10)
+    print("the same as scikit-learn's:",
+          np.array_equal(cm.numpy(), skm.confusion_matrix(y_val, pred_val, labels=range(10))))
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(10), CLASSES, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(10), CLASSES, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(10):
+        for j in range(10):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im)
+    ax.set_title("Confusion matrix (validation)")
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ## 10. One-vs-rest ROC curves
@@ -622,19 +792,20 @@ plt.show()
 # "shirt" score than a random non-shirt. 1 is perfect, 0.5 is guessing.
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 5))
-for c, name in enumerate(CLASSES):
-    is_c = (y_val == c).numpy()
-    if is_c.all() or not is_c.any():
-        continue                      # a ROC curve needs both positives and negatives
-    fpr, tpr, _ = skm.roc_curve(is_c, prob_val[:, c].numpy())
-    ax.plot(fpr, tpr, label=f"{name} (AUC {skm.auc(fpr, tpr):.3f})")
-ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="guessing")
-ax.set_xlabel("false-positive rate")
-ax.set_ylabel("true-positive rate")
-ax.set_title("One-vs-rest ROC curves (validation)")
-ax.legend(fontsize=7)
-plt.show()
+with needs("build_cnn", "train_one_epoch", "evaluate"):
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for c, name in enumerate(CLASSES):
+        is_c = (y_val == c).numpy()
+        if is_c.all() or not is_c.any():
+            continue                      # a ROC curve needs both positives and negatives
+        fpr, tpr, _ = skm.roc_curve(is_c, prob_val[:, c].numpy())
+        ax.plot(fpr, tpr, label=f"{name} (AUC {skm.auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="guessing")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title("One-vs-rest ROC curves (validation)")
+    ax.legend(fontsize=7)
+    plt.show()
 
 # %% [markdown]
 # ## 11. Saving and loading
@@ -646,18 +817,44 @@ plt.show()
 # instead, so a model trained on a GPU opens on a laptop without one.
 
 # %%
-with tempfile.TemporaryDirectory() as tmp:
-    path = os.path.join(tmp, "fashion_cnn.pt")
-    torch.save(model.state_dict(), path)
-    print(f"saved {len(model.state_dict())} tensors, {os.path.getsize(path) / 1e6:.2f} MB")
-    restored = build_cnn()
-    restored.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-restored.eval()
-model.eval()
-with torch.no_grad():
-    xb, _ = next(iter(val_loader))
-    same = torch.allclose(restored(xb), model(xb.to(device)).cpu(), atol=1e-6)
-print("restored model gives the same logits:", same)
+with needs("build_cnn", "train_one_epoch", "evaluate"):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "fashion_cnn.pt")
+        torch.save(model.state_dict(), path)
+        print(f"saved {len(model.state_dict())} tensors, {os.path.getsize(path) / 1e6:.2f} MB")
+        restored = build_cnn()
+        restored.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    restored.eval()
+    model.eval()
+    with torch.no_grad():
+        xb, _ = next(iter(val_loader))
+        same = torch.allclose(restored(xb), model(xb.to(device)).cpu(), atol=1e-6)
+    print("restored model gives the same logits:", same)
+
+# %% [markdown]
+# You can also save the **whole model object**, `torch.save(model, path)`. That pickles the
+# module, and a pickle stores a *reference* to the model's class (its module and name,
+# here `torch.nn.modules.container.Sequential`, or `__main__.Net` for a class of your
+# own), not its code. Loading then needs that very class, importable under the same name,
+# with a compatible `__init__`: rename the class, move it to another file, or load the
+# file in a script that never defined it, and the file no longer opens. Worse, unpickling
+# can run arbitrary code, so since PyTorch 2.6 `torch.load` defaults to
+# `weights_only=True`, which loads tensors and plain containers only and refuses anything
+# else: a whole model then needs `weights_only=False`, for files you trust. (Some
+# tutorials pass a `save_model_obj` argument: no PyTorch saving function has one.)
+
+# %%
+with needs("build_cnn", "train_one_epoch", "evaluate"):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "whole_model.pt")
+        torch.save(model, path)
+        try:
+            torch.load(path)                                # weights_only=True: refused
+        except Exception as err:                            # an UnpicklingError
+            print("torch.load with weights_only=True refuses a pickled module:", type(err).__name__)
+        whole = torch.load(path, map_location="cpu", weights_only=False)   # a file we trust
+    print(f"loaded back a {type(whole).__name__} with {sum(p.numel() for p in whole.parameters()):,} "
+          "parameters")
 
 # %% [markdown]
 # ## 12. What makes the input pipeline fast or slow
@@ -713,7 +910,7 @@ fig, ax = plt.subplots(figsize=(7, 2.8))
 ax.barh(list(speed.index), speed["images per second"])
 ax.set_xscale("log")
 ax.set_xlabel("images per second (log scale)")
-ax.set_title(f"Input pipeline, {n_time} images" + (" [quick mode]" if quick_mode() else ""))
+ax.set_title(f"Input pipeline, {n_time} images" + (" [quick mode]" if QUICK else ""))
 plt.tight_layout()
 plt.show()
 
@@ -732,13 +929,14 @@ plt.show()
 # (autograding) it is skipped, since the hidden tests run the very same checks.
 
 # %%
-if not quick_mode():
+if not QUICK:
     check_chapter("ch10", globals());
 
 # %% [markdown]
 # ## What you built
 #
-# A whole project: data read two ways and proved identical, transforms and augmentation,
+# A whole project: data read three ways (the raw files by hand, torchvision, a table) and
+# proved identical, a folder of image files, transforms and augmentation,
 # loaders, a CNN, training and evaluation loops that respect train/eval modes, metrics
 # checked against scikit-learn, ROC curves, a saved and restored model, and measurements
 # of the input pipeline. `bench/fashion_mnist.py` trains the same CNN on the training

@@ -83,6 +83,14 @@ y_demo.sum().backward()                 # dL/dy = 1 for a sum
 print("x.grad  =", x_demo.grad, "(equal to y, as it should be)")
 
 # %% [markdown]
+# (Older code, including early versions of PyTorch's own tutorials, writes Functions with
+# ordinary methods, `def forward(self, input)`, calls them as `MyReLU()(x)`, and wraps
+# tensors in `torch.autograd.Variable`. That style is gone: since PyTorch 0.4 every tensor
+# can require a gradient, so `Variable(t)` simply returns `t`, and a Function must have
+# static methods and be called through `.apply`. A newer variant splits forward into
+# `forward(x)` and `setup_context(ctx, inputs, output)`, which `torch.func`'s transforms
+# need; this chapter uses the classic `forward(ctx, ...)`, which the checks call directly.)
+#
 # Two rules follow from "autograd does not record forward and backward":
 #
 # * `backward` must compute the gradient with plain tensor operations from what was saved.

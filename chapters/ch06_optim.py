@@ -233,6 +233,18 @@ class MySGD(torch.optim.Optimizer):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_MySGD", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# (a helper the visible checks of MySGD and MyAdam share: defined first, so it exists
+# whatever happens below)
+def _two_groups(opt_class, **kw):
+    torch.manual_seed(1)
+    a, b = torch.randn(3, requires_grad=True), torch.randn(2, requires_grad=True)
+    opt = opt_class([{"params": [a], "lr": 0.05}, {"params": [b]}], lr=0.1, **kw)
+    for _ in range(20):
+        opt.zero_grad()
+        ((a - 1) ** 2).sum().backward(retain_graph=False)
+        ((b - a[:2].detach()) ** 4).sum().backward()
+        opt.step()
+    return torch.cat([a.detach(), b.detach()])
 # By hand: loss = sum(p^2) / 2, so g = p. Momentum 0.9, lr 0.1, from p0 = [1, 2]:
 # step 1: buf = g = p0, p1 = 0.9 p0;  step 2: g = 0.9 p0, buf = 0.9 p0 + 0.9 p0 = 1.8 p0, p2 = 0.72 p0
 p_tiny = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -245,16 +257,6 @@ for _ in range(2):
 assert torch.allclose(p_tiny.detach(), torch.tensor([0.72, 1.44])), \
     f"after two momentum steps p should be [0.72, 1.44], got {p_tiny.detach()} (is buf = g on the first step?)"
 # Next to torch.optim.SGD, with two param groups, for 20 steps.
-def _two_groups(opt_class, **kw):
-    torch.manual_seed(1)
-    a, b = torch.randn(3, requires_grad=True), torch.randn(2, requires_grad=True)
-    opt = opt_class([{"params": [a], "lr": 0.05}, {"params": [b]}], lr=0.1, **kw)
-    for _ in range(20):
-        opt.zero_grad()
-        ((a - 1) ** 2).sum().backward(retain_graph=False)
-        ((b - a[:2].detach()) ** 4).sum().backward()
-        opt.step()
-    return torch.cat([a.detach(), b.detach()])
 settings = dict(momentum=0.9, nesterov=True, weight_decay=0.01)
 mine, theirs = _two_groups(MySGD, **settings), _two_groups(torch.optim.SGD, **settings)
 assert torch.allclose(mine, theirs, atol=1e-6), f"MySGD {mine} differs from torch.optim.SGD {theirs} (settings {settings})"
@@ -325,10 +327,11 @@ plt.show()
 # parameters, style transfer), not on noisy mini-batches.
 
 # %%
-adamw_vs_adam = {
-    "Adam, weight_decay=0.1": fit(lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.1), steps),
-    "AdamW, weight_decay=0.1": fit(lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1), steps),
+decays = {
+    "Adam, weight_decay=0.1": lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.1),
+    "AdamW, weight_decay=0.1": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1),
 }
+adamw_vs_adam = {name: fit(make, steps) for name, make in progress(decays.items(), desc="Adam vs AdamW")}
 for name, losses in adamw_vs_adam.items():
     print(f"{name:>24}: final loss {losses[-1]:.4f}")
 

@@ -264,6 +264,17 @@ MUTANTS = {
                     (x,) = ctx.saved_tensors
                     return grad_output * 1.5 * (5 * x ** 2 - 1)
             """, "keep the input's dtype", kind="value"),
+        Variant("x kept as a ctx attribute", """
+            class LegendreP3(Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.x = x
+                    return 0.5 * (5 * x ** 3 - 3 * x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * 1.5 * (5 * ctx.x ** 2 - 1)
+            """, "nothing was saved with ctx.save_for_backward", kind="rule"),
     ],
     "MyLinear": [
         Variant("bias forgotten in forward", """

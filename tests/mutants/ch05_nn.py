@@ -212,12 +212,13 @@ MUTANTS = {
                 lse = m + torch.log(torch.exp(logits - m).sum(dim=0, keepdim=True))
                 return -(logits - lse)[torch.arange(len(target)), target].mean()
             """, "the softmax ran over the batch (dim 0)", kind="value"),
-        Variant("sign flipped", """
+        Variant("log_softmax through a helper", """
+            def log_probs(z):
+                return torch.log_softmax(z, dim=1)
+
             def cross_entropy_from_scratch(logits, target):
-                m = logits.max(dim=1, keepdim=True).values
-                lse = m.squeeze(1) + torch.log(torch.exp(logits - m).sum(dim=1))
-                return (logits[torch.arange(len(target)), target] - lse).mean()
-            """, "the sign is flipped", kind="value"),
+                return -log_probs(logits)[range(len(target)), target].mean()
+            """, "maybe through a helper", kind="rule"),
         Variant("calls F.cross_entropy", """
             def cross_entropy_from_scratch(logits, target):
                 return F.cross_entropy(logits, target)
@@ -261,12 +262,13 @@ MUTANTS = {
                 sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
                 return (target * sp(-logits) + p * (1 - target) * sp(logits)).mean()
             """, "pos_weight went to the negative term", kind="value"),
-        Variant("sum instead of mean", """
+        Variant("softplus through a module-level alias", """
+            sp = F.softplus
+
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight
-                sp = lambda z: z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
-                return (p * target * sp(-logits) + (1 - target) * sp(logits)).sum()
-            """, "the loss is summed", kind="value"),
+                return (p * target * sp(-logits) + (1 - target) * sp(logits)).mean()
+            """, "maybe through a helper or an alias", kind="rule"),
         Variant("clamped probabilities", """
             def bce_with_logits_from_scratch(logits, target, pos_weight=None):
                 p = 1.0 if pos_weight is None else pos_weight

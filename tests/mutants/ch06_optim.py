@@ -324,6 +324,20 @@ def lr_schedule(kind, base_lr, epochs, **kw):
         lrs.append(base_lr * f)
     return lrs
 """, "gamma is optional", kind="value"),
+        Variant("scheduler built in a helper", """
+def _read_schedule(kind, base_lr, epochs, kw):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    sched = getattr(torch.optim.lr_scheduler, kind)(opt, **kw)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+def lr_schedule(kind, base_lr, epochs, **kw):
+    return _read_schedule(kind, base_lr, epochs, kw)
+""", "a scheduler was built (maybe in a helper)", kind="rule"),
     ],
     "resume_training": [
         Variant("optimizer state not saved", """

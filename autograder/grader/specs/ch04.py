@@ -100,13 +100,25 @@ def _unary_inputs(rand, shape, scale=2.0, zeros=True, dtype=torch.float32):
     return {"x": x, "x_smooth": s, "grad_output": rand.randn(*shape, dtype=dtype)}
 
 
-UNARY_OUTPUTS = ("y", "grad_x", "x after the call", "grad_x from backward called directly",
-                 "gradcheck", "autograd call line")
+UNARY_OUTPUTS = ("y", "grad_x", "x after the call", "number of saved tensors",
+                 "grad_x from backward called directly", "gradcheck", "autograd call line")
+
+
+def _saved_property(name: str):
+    """Tensors go through ctx.save_for_backward (the checks of MySigmoid count them exactly)."""
+    def check(inp, out, case):
+        if type(out.get("number of saved tensors")) is float and out["number of saved tensors"] < 1:
+            raise CheckFailure(
+                f"{name}: forward saved no tensor with ctx.save_for_backward (case '{case.label}')\n"
+                "Hint: nothing was saved with ctx.save_for_backward: store the tensors backward "
+                "needs that way (ctx.save_for_backward(x)), not as attributes of ctx")
+    return Property("tensors saved with save_for_backward", check,
+                    "forward hands its tensors to backward through ctx.save_for_backward")
 
 
 def _unary_spec(name, oracle, mistakes, tol, saved=False, cases=UNARY_CASES):
     outputs = UNARY_OUTPUTS if not saved else (
-        UNARY_OUTPUTS[:3] + ("number of saved tensors", "saved tensor") + UNARY_OUTPUTS[3:])
+        UNARY_OUTPUTS[:4] + ("saved tensor",) + UNARY_OUTPUTS[4:])
     tols = {o: tol for o in outputs}
     tols.update({"x after the call": SAME, "number of saved tensors": EXACT})
     return Spec(
@@ -117,9 +129,10 @@ def _unary_spec(name, oracle, mistakes, tol, saved=False, cases=UNARY_CASES):
         tol={o: tols[o] for o in outputs},
         cases=cases,
         mistakes=mistakes,
-        properties=(_gradcheck_property(name), _no_autograd_property(name)),
+        properties=(_gradcheck_property(name), _no_autograd_property(name))
+        + (() if saved else (_saved_property(name),)),
         error_hints=DEVICE_HINTS,
-        sweep_salts=40,
+        sweep_salts=60,
     )
 
 
@@ -330,14 +343,16 @@ def _skip_property(inp, out, case):
 MyLinear = Spec(
     name="ch04.MyLinear",
     inputs=_linear_inputs,
-    outputs=("y",) + LIN_GRADS + SKIP_A + SKIP_B + ("gradcheck", "autograd call line"),
+    outputs=("y",) + LIN_GRADS + SKIP_A + SKIP_B + ("gradcheck", "autograd call line",
+                                                    "number of saved tensors"),
     oracle=_linear_oracle,
     tol=LINEAR_TOL,
     cases=LINEAR_CASES,
     mistakes=_linear_mistakes,
     properties=(Property("None for what is not needed", _skip_property,
                          "inputs that do not need a gradient get None (ctx.needs_input_grad)"),
-                _gradcheck_property("MyLinear"), _no_autograd_property("MyLinear")),
+                _gradcheck_property("MyLinear"), _no_autograd_property("MyLinear"),
+                _saved_property("MyLinear")),
     error_hints=DEVICE_HINTS + (
         ("tuple index out of range", "ctx.needs_input_grad has one flag per input forward "
          "received: without a bias there are only 2, so test `bias is not None` before reading "
@@ -345,7 +360,7 @@ MyLinear = Spec(
         ("invalid gradient at index", "backward returned a gradient of the wrong shape: each "
          "gradient has its input's shape (grad_weight: (D_out, D_in) = grad_output.T @ x; "
          "grad_input: (N, D_in) = grad_output @ weight)")),
-    sweep_salts=40,
+    sweep_salts=60,
 )
 
 
@@ -470,7 +485,7 @@ train_with_myrelu = Spec(
     isolate=("MyReLU",),
     properties=(Property("uses MyReLU", _uses_myrelu, "the exercise trains with MyReLU.apply"),
                 Property("loss falls", _loss_falls, "small learning rate: every step lowers the loss")),
-    sweep_salts=12,
+    sweep_salts=16,
 )
 
 SPECS = register(MyReLU, MySigmoid, LegendreP3, MyLinear, train_with_myrelu)

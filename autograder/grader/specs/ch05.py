@@ -126,7 +126,7 @@ build_two_layer = Spec(
     cases=(Case("classic", 0, dict(N=64, d_in=1000, h=100, d_out=10)),
            Case("one example", 1, dict(N=1, d_in=3, h=5, d_out=2)),
            Case("non-square", 2, dict(N=5, d_in=7, h=4, d_out=9))),
-    sweep_salts=30,
+    sweep_salts=45,
 )
 
 
@@ -203,7 +203,7 @@ manual_sgd_step = Spec(
         ("NoneType", "a parameter without a gradient (p.grad is None, e.g. a frozen one) was "
          "updated: skip those with `if p.grad is None: continue`"),
     ),
-    sweep_salts=60,
+    sweep_salts=100,
 )
 
 
@@ -450,12 +450,22 @@ def _device_property(exercise):
     return Property("device of new tensors", check, "new tensors are made on the logits' device")
 
 
+def _no_built_in_property(exercise, names):
+    def check(inp, out, case):
+        n = out.get("built-in loss operations")
+        if n != 0.0:
+            _fail(exercise, f"it ran {n:g} operation(s) of PyTorch's own losses (case '{case.label}')",
+                  f"it calls a built-in the exercise forbids ({names}), maybe through a helper "
+                  "or an alias: write the formula yourself with max, exp, log, log1p, sum, mean")
+    return Property("no built-in loss", check, "the loss is written by hand")
+
+
 DEVICE_HINTS = (("device meta", NO_DEVICE),)
 
 cross_entropy_from_scratch = Spec(
     name="ch05.cross_entropy_from_scratch",
     inputs=_ce_inputs,
-    outputs=("loss", "grad", "same with another default device"),
+    outputs=("loss", "grad", "same with another default device", "built-in loss operations"),
     oracle=_loss_kind_oracle("cross_entropy_from_scratch", _ce_oracle,
                              "subtract each row's max before exp (the max trick), and take "
                              "log-probabilities as x - logsumexp, never log(softmax)"),
@@ -468,9 +478,11 @@ cross_entropy_from_scratch = Spec(
            Case("float64", 34, dict(N=6, C=4, dtype=torch.float64))),
     static=(CE_FORBIDDEN,),
     mistakes=_ce_mistakes,
-    properties=(_device_property("cross_entropy_from_scratch"),),
+    properties=(_no_built_in_property("cross_entropy_from_scratch",
+                                      "cross_entropy, nll_loss, log_softmax, logsumexp"),
+                _device_property("cross_entropy_from_scratch")),
     error_hints=DEVICE_HINTS,
-    sweep_salts=40,
+    sweep_salts=60,
 )
 
 
@@ -529,7 +541,7 @@ def _bce_mistakes(inp):
 bce_with_logits_from_scratch = Spec(
     name="ch05.bce_with_logits_from_scratch",
     inputs=_bce_inputs,
-    outputs=("loss", "grad", "same with another default device"),
+    outputs=("loss", "grad", "same with another default device", "built-in loss operations"),
     oracle=_loss_kind_oracle("bce_with_logits_from_scratch", _bce_oracle,
                              "write log(1 + e^z) as max(z, 0) + log1p(exp(-|z|)), which never "
                              "overflows"),
@@ -544,9 +556,11 @@ bce_with_logits_from_scratch = Spec(
            Case("float64", 46, dict(shape=(6, 3), pw="per class", dtype=torch.float64))),
     static=(BCE_FORBIDDEN,),
     mistakes=_bce_mistakes,
-    properties=(_device_property("bce_with_logits_from_scratch"),),
+    properties=(_no_built_in_property("bce_with_logits_from_scratch",
+                                      "the BCE losses, softplus, logsigmoid"),
+                _device_property("bce_with_logits_from_scratch")),
     error_hints=DEVICE_HINTS,
-    sweep_salts=30,
+    sweep_salts=45,
 )
 
 
@@ -624,7 +638,7 @@ save_and_reload = Spec(
                   "model.state_dict(), a dict of tensors"),
                  ("Weights only load failed", "the file holds more than tensors: save "
                   "model.state_dict(), which torch.load(path, weights_only=True) reads safely")),
-    sweep_salts=30,
+    sweep_salts=45,
 )
 
 SPECS = register(build_two_layer, manual_sgd_step, initialize_weights, cross_entropy_from_scratch,

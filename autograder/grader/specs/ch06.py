@@ -167,6 +167,9 @@ ERROR_HINTS = (
     ("must be a class derived from torch.optim.Optimizer", "write a class: class MyOpt(torch.optim.Optimizer)"),
     ("write step() yourself", "derive from torch.optim.Optimizer itself, not from the built-in "
      "optimizer: the exercise is writing step()"),
+    ("does not require grad and does not have a grad_fn", "the closure ran under torch.no_grad() "
+     "(step is decorated with it), so its loss has no graph: call it inside `with "
+     "torch.enable_grad():`"),
 )
 
 
@@ -227,7 +230,7 @@ MySGD = Spec(
     cases=SGD_CASES,
     properties=(_contract("MySGD"),),
     error_hints=ERROR_HINTS,
-    sweep_salts=20,
+    sweep_salts=12,
 )
 
 
@@ -337,7 +340,7 @@ MyAdam = Spec(
     cases=ADAM_CASES,
     properties=(_contract("MyAdam"),),
     error_hints=ERROR_HINTS,
-    sweep_salts=20,
+    sweep_salts=12,
 )
 
 
@@ -362,7 +365,8 @@ def builtin_schedule(kind, base_lr, epochs, **kw) -> list[float]:
 
 
 def _schedule_oracle(inp):
-    return {"lrs": tuple(builtin_schedule(inp["kind"], inp["base_lr"], inp["epochs"], **schedule_kw(inp)))}
+    return {"lrs": tuple(builtin_schedule(inp["kind"], inp["base_lr"], inp["epochs"], **schedule_kw(inp))),
+}
 
 
 def _schedule_mistakes(inp):
@@ -385,6 +389,15 @@ def _schedule_mistakes(inp):
     return {"lrs": out}
 
 
+def _no_scheduler(inp, out, case):
+    n = out.get("schedulers built")
+    if n != 0.0:
+        raise CheckFailure(f"lr_schedule: {n:g} learning-rate scheduler(s) were built while it ran "
+                           f"(case '{case.label}')\nHint: a scheduler was built (maybe in a helper): "
+                           "compute the schedule with a formula; the built-in schedulers are the "
+                           "grader's oracle")
+
+
 SCHEDULE_CASES = (
     Case("StepLR", 20, dict(kind="StepLR", epochs=11, step_size=3, gamma=0.5)),
     Case("StepLR, one epoch", 21, dict(kind="StepLR", epochs=1, step_size=1, gamma=0.1)),
@@ -397,7 +410,7 @@ SCHEDULE_CASES = (
 lr_schedule = Spec(
     name="ch06.lr_schedule",
     inputs=_schedule_inputs,
-    outputs=("lrs",),
+    outputs=("lrs", "schedulers built"),
     oracle=_schedule_oracle,
     tol=SCHEDULE,
     cases=SCHEDULE_CASES,
@@ -405,6 +418,7 @@ lr_schedule = Spec(
                                       "get_last_lr", "get_lr"}),
                            "compute the schedule yourself; the built-in schedulers are the grader's oracle"),),
     mistakes=_schedule_mistakes,
+    properties=(Property("no scheduler", _no_scheduler, "the schedule is computed, not read off a scheduler"),),
     error_hints=(("KeyError: 'gamma'", "gamma is optional: StepLR and MultiStepLR use 0.1 when it "
                   "is not given (kw.get('gamma', 0.1))"),),
     sweep_salts=200,
@@ -530,7 +544,7 @@ resume_training = Spec(
                   "new model and the list of every step's loss"),
                  ("must be the model (made by make_model)", "return the model you built with "
                   "make_model() (the new one, after loading the checkpoint) first")),
-    sweep_salts=30,
+    sweep_salts=20,
 )
 
 SPECS = register(MySGD, MyAdam, lr_schedule, resume_training)

@@ -78,14 +78,18 @@ def instructor_config() -> Path:
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     (folder / "jupyter_server_config.json").write_text(json.dumps(
         {"ServerApp": {"terminado_settings": {"shell_command": ["/bin/bash", "--norc", "--noprofile"]}}}))
+    # nbgrader reads its configuration from the Jupyter config path: the course's own file.
+    (folder / "nbgrader_config.py").write_text(
+        f"import runpy\nrunpy.run_path({str(REPO / 'nbgrader_config.py')!r}, init_globals={{'get_config': get_config}})\n")
     return folder
 
 
 def pre_spawn_hook(spawner):
     name = spawner.user.name
     if name in INSTRUCTORS:
-        # The course folder itself: formgrader reads nbgrader_config.py from there.
-        spawner.home_dir_template = str(REPO)
+        # JupyterLab opens on the course folder (formgrader needs the course inside it);
+        # the instructor's home, for shells and caches, stays in the hub's state.
+        (STATE / "home" / name).mkdir(parents=True, exist_ok=True)
         spawner.notebook_dir = str(REPO)
         spawner.environment["JUPYTER_CONFIG_DIR"] = str(instructor_config())
     else:

@@ -147,9 +147,11 @@ def test_release_fetch_submit_grade_feedback_on_the_hub(class_hub, browser):
     inbound = grading / "exchange" / "pytorch-course" / "inbound"
     assert len(list(inbound.iterdir())) == 2
 
-    _terminal(teacher, f"python -m autograder run {CH} --exchange --workers 2 && "
-                       f"nbgrader release_feedback {CH} && echo ALL-DONE > {h['root'] / 'done.txt'}")
-    _wait_for(lambda: (h["root"] / "done.txt").is_file(), 900, "collect, grade, report, release feedback")
+    log, done = h["root"] / "instructor.log", h["root"] / "done.txt"
+    _terminal(teacher, f"(python -m autograder run {CH} --exchange --workers 2 && "
+                       f"nbgrader release_feedback {CH}) > {log} 2>&1; echo $? > {done}")
+    _wait_for(lambda: done.is_file() and done.read_text().strip(), 900, "collect, grade, report, release feedback")
+    assert done.read_text().strip() == "0", log.read_text()[-3000:]
     import csv
     with open(grading / "reports" / CH / "grades.csv", newline="", encoding="utf-8") as f:
         grades = {r["student"]: r for r in csv.DictReader(f)}

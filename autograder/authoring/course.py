@@ -71,7 +71,13 @@ class Course:
 
     # -- nbgrader commands
     def _args(self) -> list[str]:
+        # The layout in full: an nbgrader configuration around (the course's own, found on
+        # the Jupyter config path in an instructor's JupyterHub server) must not redirect it.
         return [f"--CourseDirectory.root={self.root}",
+                "--CourseDirectory.source_directory=source", "--CourseDirectory.release_directory=release",
+                "--CourseDirectory.submitted_directory=submitted",
+                "--CourseDirectory.autograded_directory=autograded",
+                "--CourseDirectory.feedback_directory=feedback",
                 f"--CourseDirectory.db_url=sqlite:///{self.db}",
                 f"--ExecutePreprocessor.timeout={self.cell_timeout}"]
 

@@ -1,4 +1,4 @@
-"""Tests for autograder.data: fetching, verifying and converting Fashion-MNIST.
+"""Tests for autograder.learner.data: fetching, verifying and converting Fashion-MNIST.
 
 Most tests use small fake IDX files (and patch the module's checksum table to match),
 so they run in well under a second; one test uses the real shared mirror when present.
@@ -324,7 +324,7 @@ def test_cli_error_exit_code(tmp_path):
     env = {**os.environ, "COURSE_DATA_MIRROR": str(mirror)}
     env.pop("COURSE_DATA_ROOT", None)
     result = subprocess.run(
-        [sys.executable, "-m", "autograder.data", "--root", str(tmp_path / "root"), "--no-csv"],
+        [sys.executable, "-m", "autograder.learner.data", "--root", str(tmp_path / "root"), "--no-csv"],
         cwd=REPO,
         env=env,
         capture_output=True,

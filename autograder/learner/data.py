@@ -28,7 +28,7 @@ Steps, each safe to repeat (a run that finds everything in place rewrites nothin
    image, in IDX order) for the pandas ``Dataset`` of chapter 10. A CSV is skipped when
    ``csv/.source.json`` records that it was written from the current raw files.
 
-Command line: ``python -m autograder.data [--root DIR] [--mirror DIR] [--no-csv]``.
+Command line: ``python -m autograder.learner.data [--root DIR] [--mirror DIR] [--no-csv]``.
 It prints one line per file and exits 1 with the error message on failure.
 
 The module depends only on numpy (torchvision is imported only when downloading), so it
@@ -413,7 +413,7 @@ def write_csv(root: str | os.PathLike | None = None) -> dict[str, Path]:
     for name in FILES:
         path = raw / name
         if not path.is_file():
-            raise DataError(f"{path}: missing (run python -m autograder.data first)")
+            raise DataError(f"{path}: missing (run python -m autograder.learner.data first)")
         problem, _ = _check_file(path, name, cache)
         if problem:
             raise DataError(f"{path}: {problem}")
@@ -457,7 +457,7 @@ def prepare(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.data",
+        prog="python -m autograder.learner.data",
         description="Fetch and verify Fashion-MNIST and write its CSV files.",
     )
     parser.add_argument(

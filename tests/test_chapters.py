@@ -127,3 +127,18 @@ def test_solution_renders_its_pictures(graded, chapter):
                   if kind in ("image/png", "image/svg+xml")]
         assert images and all(len(d) > 100 for d in images), \
             f"cell {cell.get('id')} draws but shows no image:\n{cell.source[:300]}"
+
+
+@pytest.mark.parametrize("chapter", [_per_chapter(c) for c in CHAPTERS])
+def test_solution_prints_no_warning(graded, chapter):
+    """A learner running the solution sees no red stderr box and no warning text (a PyTorch
+    UserWarning with a build path reads like an error)."""
+    nb = graded(chapter).course.autograded(chapter, "solution")
+    noisy = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if out.get("name") == "stderr" or "Warning" in text:
+                noisy.append((cell.get("id"), text[:200]))
+    assert not noisy, f"cells print warnings or to stderr: {noisy}"

@@ -7,6 +7,8 @@ One `nbgrader autograde` run per chapter grades all of its submissions (see muta
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from autograder.authoring.course import chapters
@@ -29,6 +31,24 @@ def _per_variant():
             for ch in CHAPTERS for kind, ex, name in safe_variant_ids(ch)]
 
 
+def _claim(tmp_path_factory, chapter):
+    """Under pytest-xdist, a chapter's tests must share one worker (`--dist loadgroup`): a second
+    worker grading the same chapter doubles the suite's longest part. Each worker claims the
+    chapters it grades in the run's shared folder; a second claim fails loudly."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    claim = tmp_path_factory.getbasetemp().parent / f"graded-{chapter}"
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        pytest.fail(f"{chapter} is graded by {worker} and also by {claim.read_text()}: the "
+                    "chapter's xdist_group was split across workers (is `--dist loadgroup` working "
+                    "with this pytest and pytest-xdist?)")
+    os.write(fd, worker.encode())
+    os.close(fd)
+
+
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     """Grade a chapter once per session (per xdist worker); tests then read the results."""
@@ -36,6 +56,7 @@ def graded(tmp_path_factory):
 
     def get(chapter):
         if chapter not in cache:
+            _claim(tmp_path_factory, chapter)
             cache[chapter] = grade_chapter(chapter, tmp_path_factory.mktemp(chapter))
         return cache[chapter]
 

@@ -1,10 +1,13 @@
 """Throughput of grading on a Dask cluster: a real `dask scheduler` and 1, then 2, `dask
 worker` processes on this machine (one thread each), grading the same synthetic class.
 
-Usage:  python bench/cluster.py [--learners 24] [--chapter ch01_numpy_net]
+Usage:  python bench/cluster.py [--learners 30] [--chapters ch01_numpy_net ch05_nn ch10_fashion_mnist]
 
-Prints submissions per minute for each cluster size, and the cost model the README quotes:
-workers needed to grade 10,000 learners x 10 chapters in one hour at the measured rate.
+The class is spread over the chapters (learner i hands in chapter i mod C; the chapters by
+default span the course's cheapest and dearest to grade), each chapter one batch with its
+control run. Prints submissions per minute for each cluster size, and the cost model the
+README quotes: workers needed to grade 10,000 learners x 10 chapters in one hour at the
+measured rate.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def run(chapter: str, files: dict[str, Path], workers: int, root: Path) -> float:
+def run(files: dict[str, dict[str, Path]], workers: int, root: Path) -> float:
     port = _port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -52,8 +55,9 @@ def run(chapter: str, files: dict[str, Path], workers: int, root: Path) -> float
         client.wait_for_workers(workers, timeout=120)
     try:
         start = time.perf_counter()
-        grade_batch(chapter, files, root / f"results-{workers}",
-                    scheduler=address, show_progress=False)
+        for chapter, subs in files.items():
+            grade_batch(chapter, subs, root / f"results-{workers}" / chapter,
+                        scheduler=address, show_progress=False)
         return time.perf_counter() - start
     finally:
         for p in procs:
@@ -64,17 +68,18 @@ def run(chapter: str, files: dict[str, Path], workers: int, root: Path) -> float
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learners", type=int, default=24)
-    parser.add_argument("--chapter", default="ch01_numpy_net")
+    parser.add_argument("--learners", type=int, default=30)
+    parser.add_argument("--chapters", nargs="+", default=["ch01_numpy_net", "ch05_nn", "ch10_fashion_mnist"])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         root = Path(tmp)
-        files = make_class(root, [args.chapter], args.learners, False)[args.chapter]
-        print(f"class: {len(files)} submissions of {args.chapter}; {os.cpu_count()} cores")
+        files = make_class(root, args.chapters, args.learners, False)
+        n = sum(len(subs) for subs in files.values())
+        print(f"class: {n} submissions over {', '.join(args.chapters)}; {os.cpu_count()} cores")
         rates = {}
         for workers in (1, 2):
-            seconds = run(args.chapter, files, workers, root)
-            rates[workers] = len(files) / seconds * 60
+            seconds = run(files, workers, root)
+            rates[workers] = n / seconds * 60
             print(f"  {workers} worker(s): {seconds:.1f} s, {rates[workers]:.1f} submissions/min "
                   f"(control run included)", flush=True)
     per_worker = rates[1]

@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from .course import REPO
+from .lab import serve
 
 PROXY_DIR = REPO / "env" / "hub"
 CONFIG = REPO / "env" / "jupyterhub_config.py"
@@ -108,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hub: {err}", file=sys.stderr)
         return 1
     print(f"  instructors: {', '.join(instructors)}\n  learners: {', '.join(learners)}\n  password: {password}")
-    print(f"\nOpen {url}   (Ctrl-C stops the hub)\n", flush=True)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return 0
+    return serve(proc, url, "the hub")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,16 @@ def start(port: int, *, instructor: bool = False, extra: list[str] = (), env: di
     return proc, f"http://127.0.0.1:{port}/lab?token={token}"
 
 
+def serve(proc: subprocess.Popen, url: str, what: str) -> int:
+    """Print the one line to open, then wait for the server until it stops or Ctrl-C."""
+    print(f"\nOpen {url}   (Ctrl-C stops {what})\n", flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.authoring.lab", description=__doc__)
     parser.add_argument("--port", type=int, default=8888)
@@ -107,12 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         print(f"lab: {err}", file=sys.stderr)
         return 1
-    print(f"\nOpen {url}   (Ctrl-C stops JupyterLab)\n", flush=True)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return 0
+    return serve(proc, url, "JupyterLab")
 
 
 if __name__ == "__main__":

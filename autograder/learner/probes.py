@@ -75,3 +75,24 @@ def default_device(device: str):
         yield
     finally:
         torch.set_default_device(before if was_set else None)
+
+
+def counting(optimizer_class: type) -> type:
+    """`optimizer_class` that also counts its `step()` calls in `.steps`: shows that the
+    optimizer an exercise is given is the one it uses, once per training batch."""
+
+    class Counting(optimizer_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.steps = 0
+
+        def step(self, closure=None):
+            self.steps += 1
+            return super().step(closure)
+
+    Counting.__name__ = Counting.__qualname__ = f"Counting{optimizer_class.__name__}"
+    return Counting
+
+
+CountingSGD = counting(torch.optim.SGD)
+CountingAdam = counting(torch.optim.Adam)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..probes import default_device, torch_ops
+from ..probes import CountingSGD, default_device, torch_ops
 from . import calls
 
 CALLS, harness = calls()
@@ -41,19 +41,6 @@ def loaders(i: dict) -> tuple[DataLoader, DataLoader]:
     """The training and validation loaders of a `fit` case (in order, no shuffling)."""
     return (DataLoader(TensorDataset(i["x"], i["y"]), batch_size=i["bs"]),
             DataLoader(TensorDataset(i["xv"], i["yv"]), batch_size=i["vbs"]))
-
-
-class CountingSGD(torch.optim.SGD):
-    """SGD that counts its steps and zero_grad calls (to see that the optimizer given is
-    the one used, once per training batch)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
 
 
 def _count(ops, names) -> float:

@@ -29,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..probes import default_device
+from ..probes import CountingAdam, CountingSGD, default_device
 from . import calls
 
 CALLS, harness = calls()
@@ -87,26 +87,6 @@ def tiny_model(params, dropout: bool, device) -> nn.Module:
         for p, v in zip(model.parameters(), params):
             p.copy_(v.detach().cpu())
     return model.to(device)
-
-
-class CountingSGD(torch.optim.SGD):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
-
-
-class CountingAdam(torch.optim.Adam):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
 
 
 def make_optimizer(kind: str, params, counting: bool = False) -> torch.optim.Optimizer:
